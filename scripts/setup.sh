@@ -21,9 +21,10 @@ fingerprint() {
   {
     echo "ros_distro=${ROS_DISTRO:-wheels}"
     cat requirements/*.txt colcon.meta
-    find msg src -name package.xml -o -name setup.py -o -name setup.cfg -o -name CMakeLists.txt \
-      -o -name '*.msg' -o -name '*.srv' | LC_ALL=C sort | xargs cat
-    ls launch params/*.yaml params/layouts params/scenarios rviz 2>/dev/null
+    find msg src \( -name package.xml -o -name setup.py -o -name setup.cfg -o -name CMakeLists.txt \
+      -o -name '*.msg' -o -name '*.srv' \) -print | LC_ALL=C sort | xargs cat
+    # the Python packages install these files: a new one needs a colcon build
+    find launch params rviz -type f -print 2>/dev/null | LC_ALL=C sort
   } | sha256sum | cut -d' ' -f1
 }
 want="$(fingerprint)"

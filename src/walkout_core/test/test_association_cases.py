@@ -1,0 +1,228 @@
+"""Association core on constructed tracks and events: one test per hard case."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from walkout_core.association import AssociationConfig, Associator
+from walkout_core.association.history import AvatarFrame
+from walkout_core.association.synthetic import Script, lane_xy, shelf_event
+from walkout_core.basket.model import AlertKind, Cause, ShelfFlag
+from walkout_core.config import validate
+from walkout_core.layout import load_layout
+
+LAYOUT = load_layout('small')
+CFG = validate(AssociationConfig())
+S1 = 'S1'   # back wall, lanes at x = 1.4, 1.8, 2.2, 2.6, front y = 5.6
+
+
+def front(lane: int, shelf: str = S1, depth: float = 0.05) -> tuple[float, float]:
+    """A hand just inside the lane front."""
+    x, y = lane_xy(LAYOUT, shelf, lane)
+    return x, y + depth
+
+
+def run(script: Script, events, t0: float = 0.0, t1: float = 30.0, cfg: AssociationConfig = CFG):
+    """Feed frames; each event is added when the stream reaches its decided stamp. All changes."""
+    a = Associator(cfg, LAYOUT)
+    pending = sorted(events, key=lambda e: e.decided_t)
+    out = []
+    for fr in script.frames(t0, t1):
+        while pending and pending[0].decided_t <= fr.t:
+            assert a.add_shelf_event(pending.pop(0))
+        a.add_frame(fr)
+        out.extend(a.advance())
+    for e in pending:
+        a.add_shelf_event(e)
+    out.extend(a.flush())
+    return a, out
+
+
+def by_shelf_event(changes):
+    return {c.shelf_event_id: c for c in changes if c.shelf_event_id}
+
+
+def test_simple_pick_goes_to_the_reaching_avatar():
+    s = Script().avatar(1, (0, (1.4, 5.0))).avatar(2, (0, (5.0, 2.0)))
+    s.reach(1, 9.6, 10.6, front(0))
+    _, ch = run(s, [shelf_event(LAYOUT, 'e1', 10.0, S1, 0)])
+    c = by_shelf_event(ch)['e1']
+    assert (c.avatar_id, c.cause, c.quantity, c.needs_review) == (1, Cause.PICK, 1, False)
+    assert c.product_id == 'p001' and c.confidence > 0.95
+    assert c.candidate_avatar_ids[0] == 1
+
+
+def test_crossing_arms_reach_points_decide_not_bodies():
+    # Avatar 1 stands in front of lane 0 and reaches lane 1; avatar 2 stands at lane 1 and reaches lane 0.
+    s = Script().avatar(1, (0, (1.4, 5.05))).avatar(2, (0, (1.8, 5.05)))
+    s.reach(1, 9.5, 10.7, front(1)).reach(2, 9.5, 10.7, front(0))
+    _, ch = run(s, [shelf_event(LAYOUT, 'l0', 10.0, S1, 0), shelf_event(LAYOUT, 'l1', 10.1, S1, 1)])
+    ev = by_shelf_event(ch)
+    assert ev['l0'].avatar_id == 2 and not ev['l0'].needs_review
+    assert ev['l1'].avatar_id == 1 and not ev['l1'].needs_review
+    assert ev['l0'].confidence > 0.95 and ev['l1'].confidence > 0.95
+
+
+def test_handover_moves_the_givers_last_picked_item():
+    s = Script().avatar(1, (0, (1.4, 5.0)), (12, (1.4, 5.0)), (14, (3.0, 4.6)))
+    s.avatar(2, (0, (3.0, 4.0)))
+    s.reach(1, 4.6, 5.5, front(0)).reach(1, 7.6, 8.5, front(1))
+    # hands meet at (3.0, 4.3): 1.3 m from S1's front, 0.9 m from S5's front
+    s.reach(1, 15.0, 16.5, (3.0, 4.32)).reach(2, 15.0, 16.5, (3.0, 4.28))
+    evs = [shelf_event(LAYOUT, 'a', 5.0, S1, 0), shelf_event(LAYOUT, 'b', 8.0, S1, 1)]
+    a, ch = run(s, evs)
+    ho = [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
+    assert len(ho) == 2
+    out = next(c for c in ho if c.cause == Cause.HANDOVER_OUT)
+    inn = next(c for c in ho if c.cause == Cause.HANDOVER_IN)
+    assert (out.avatar_id, out.counterpart_avatar_id, out.quantity, out.product_id) == (1, 2, -1, 'p007')
+    assert (inn.avatar_id, inn.counterpart_avatar_id, inn.quantity, inn.product_id) == (2, 1, 1, 'p007')
+    assert a.ledger.holds(1, 'p001') == 1 and a.ledger.holds(1, 'p007') == 0 and a.ledger.holds(2, 'p007') == 1
+
+
+def test_hands_meeting_at_a_shelf_is_no_handover():
+    s = Script().avatar(1, (0, (1.4, 5.0))).avatar(2, (0, (1.8, 5.0)))
+    s.reach(1, 4.6, 5.5, front(0))
+    s.reach(1, 9.0, 11.0, front(0)).reach(2, 9.0, 11.0, (1.45, 5.65))
+    _, ch = run(s, [shelf_event(LAYOUT, 'a', 5.0, S1, 0)])
+    assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
+
+
+def test_handover_when_both_hold_items_takes_the_more_recent_picker_as_giver():
+    s = Script().avatar(1, (0, (1.4, 5.0)), (12, (1.4, 5.0)), (14, (3.0, 4.6)))
+    s.avatar(2, (0, (2.6, 5.0)), (12, (2.6, 5.0)), (13, (3.0, 4.0)))
+    s.reach(2, 3.6, 4.5, front(3)).reach(1, 9.6, 10.5, front(0))
+    s.reach(1, 15.0, 16.5, (3.0, 4.32)).reach(2, 15.0, 16.5, (3.0, 4.28))
+    a, ch = run(s, [shelf_event(LAYOUT, 'x', 4.0, S1, 3), shelf_event(LAYOUT, 'y', 10.0, S1, 0)])
+    out = next(c for c in ch if c.cause == Cause.HANDOVER_OUT)
+    assert out.avatar_id == 1 and out.product_id == 'p001'
+
+
+def test_put_back_on_a_wrong_lane_removes_from_the_putter():
+    # 1 picks p001 from lane 0, then puts it on lane 3 (p019's lane); 2 stands nearer lane 3 without reaching.
+    s = Script().avatar(1, (0, (1.4, 5.0)), (8, (1.4, 5.0)), (10, (2.3, 5.0))).avatar(2, (0, (2.6, 5.1)))
+    s.reach(1, 4.6, 5.5, front(0)).reach(1, 11.6, 12.6, front(3))
+    evs = [shelf_event(LAYOUT, 'take', 5.0, S1, 0),
+           shelf_event(LAYOUT, 'put', 12.0, S1, 3, quantity=-1, product_id='p001', flags=ShelfFlag.MISPLACED)]
+    a, ch = run(s, evs)
+    c = by_shelf_event(ch)['put']
+    assert (c.avatar_id, c.cause, c.quantity, c.product_id, c.needs_review) == \
+        (1, Cause.PUT_BACK_MISPLACED, -1, 'p001', False)
+    assert a.ledger.holds(1, 'p001') == 0
+
+
+def test_put_back_prefers_the_avatar_holding_the_product():
+    # Both reach the lane about the same time; only avatar 2 holds p013.
+    s = Script().avatar(1, (0, (2.2, 5.0))).avatar(2, (0, (2.3, 5.0)))
+    s.reach(2, 2.6, 3.5, front(2))
+    s.reach(1, 9.6, 10.5, front(2)).reach(2, 9.6, 10.5, front(2))
+    a, ch = run(s, [shelf_event(LAYOUT, 'take', 3.0, S1, 2),
+                    shelf_event(LAYOUT, 'put', 10.0, S1, 2, quantity=-1)])
+    c = by_shelf_event(ch)['put']
+    assert c.avatar_id == 2 and c.cause == Cause.PUT_BACK and not c.needs_review
+
+
+def test_several_items_at_once():
+    s = Script().avatar(1, (0, (2.6, 5.0)))
+    s.reach(1, 9.6, 10.8, front(3))
+    a, ch = run(s, [shelf_event(LAYOUT, 'grab', 10.0, S1, 3, quantity=3)])
+    c = by_shelf_event(ch)['grab']
+    assert (c.avatar_id, c.quantity, c.needs_review) == (1, 3, False)
+    assert a.ledger.holds(1, 'p019') == 3
+
+
+def test_product_comes_from_the_shelf_event_and_unknown_weight_goes_to_review():
+    # Similar weights: the shelf pipeline names the product; the association never second-guesses it.
+    s = Script().avatar(1, (0, (6.0, 5.0)))
+    s.reach(1, 4.6, 5.5, front(1, 'S3')).reach(1, 9.6, 10.5, front(1, 'S3'))
+    evs = [shelf_event(LAYOUT, 'sim', 5.0, 'S3', 1, product_id='p075'),
+           shelf_event(LAYOUT, 'unk', 10.0, 'S3', 1, product_id='', flags=ShelfFlag.UNKNOWN)]
+    _, ch = run(s, evs)
+    ev = by_shelf_event(ch)
+    assert ev['sim'].product_id == 'p075' and not ev['sim'].needs_review
+    assert ev['unk'].needs_review and ev['unk'].avatar_id == 1 and ev['unk'].product_id == 'p076'
+    assert ev['unk'].review is not None and 'not identified' in ev['unk'].review.message
+
+
+def test_staff_restock_goes_to_no_basket():
+    s = Script().avatar(9, (0, (4.4, 5.0)), staff=True)
+    s.reach(9, 9.5, 11.0, front(0, 'S2'))
+    a, ch = run(s, [shelf_event(LAYOUT, 'rs', 10.0, 'S2', 0, quantity=-6)])
+    c = by_shelf_event(ch)['rs']
+    assert c.cause == Cause.RESTOCK and c.avatar_id == 9 and not c.needs_review
+    assert a.ledger.count(9) == 0
+
+
+def test_nobody_near_goes_to_review():
+    s = Script().avatar(1, (0, (6.0, 1.0)))
+    _, ch = run(s, [shelf_event(LAYOUT, 'ghost', 10.0, S1, 2)])
+    c = by_shelf_event(ch)['ghost']
+    assert c.needs_review and c.cause == Cause.UNASSIGNED and c.avatar_id == 0
+    assert c.review is not None and c.review.kind == AlertKind.REVIEW_NEEDED
+    assert c.review.shelf_id == S1 and c.review.lane == 2
+
+
+def test_two_equally_likely_candidates_go_to_review_with_evidence():
+    s = Script().avatar(1, (0, (2.0, 5.0))).avatar(2, (0, (2.4, 5.0)))
+    x, y = front(2)
+    s.reach(1, 9.6, 10.5, (x - 0.03, y)).reach(2, 9.6, 10.5, (x + 0.03, y))
+    _, ch = run(s, [shelf_event(LAYOUT, 'tie', 10.0, S1, 2)])
+    c = by_shelf_event(ch)['tie']
+    assert c.needs_review and c.cause == Cause.PICK
+    assert sorted(c.candidate_avatar_ids[:2]) == [1, 2]
+    assert c.candidate_scores[0] == pytest.approx(c.candidate_scores[1], abs=0.05)
+    assert c.confidence < CFG.review_confidence
+    ev = json.loads(c.review.evidence_json)
+    assert {d['avatar_id'] for d in ev['candidates']} == {1, 2}
+    assert all(d['reach_point'] is not None for d in ev['candidates'])
+    assert c.review.evidence_start < 10.0 < c.review.evidence_end
+
+
+def test_picks_in_quick_succession_on_one_lane_follow_the_time():
+    s = Script().avatar(1, (0, (2.1, 5.0))).avatar(2, (0, (2.3, 5.0)))
+    s.reach(1, 9.6, 10.4, front(2)).reach(2, 11.6, 12.4, front(2))
+    _, ch = run(s, [shelf_event(LAYOUT, 'first', 10.0, S1, 2), shelf_event(LAYOUT, 'second', 12.0, S1, 2)])
+    ev = by_shelf_event(ch)
+    assert ev['first'].avatar_id == 1 and ev['second'].avatar_id == 2
+    assert not ev['first'].needs_review and not ev['second'].needs_review
+
+
+def test_sensor_fault_lowers_the_confidence():
+    s = Script().avatar(1, (0, (1.4, 5.0)))
+    s.reach(1, 9.6, 10.6, front(0))
+    _, ch = run(s, [shelf_event(LAYOUT, 'f', 10.0, S1, 0, flags=ShelfFlag.SENSOR_FAULT)])
+    c = by_shelf_event(ch)['f']
+    assert c.avatar_id == 1 and c.confidence == pytest.approx(CFG.sensor_fault_factor, rel=0.05)
+
+
+def test_events_wait_for_the_avatar_stream_and_out_of_order_frames_are_refused():
+    s = Script().avatar(1, (0, (1.4, 5.0)))
+    s.reach(1, 9.6, 10.6, front(0))
+    a = Associator(CFG, LAYOUT)
+    frames = s.frames(0, 20)
+    for fr in frames:
+        if fr.t <= 11.0:
+            a.add_frame(fr)
+    a.add_shelf_event(shelf_event(LAYOUT, 'w', 10.0, S1, 0))
+    assert a.advance() == [] and a.pending == 1
+    assert not a.add_frame(AvatarFrame(5.0, ()))
+    assert a.stats['frames_out_of_order'] == 1
+    assert not a.add_shelf_event(shelf_event(LAYOUT, 'w', 10.0, S1, 0))
+    for fr in frames:
+        if fr.t > 11.0:
+            a.add_frame(fr)
+            if fr.t < 10.0 + CFG.decision_margin_s - 1e-6:
+                assert a.advance() == []
+    out = a.advance()
+    assert [c.avatar_id for c in out] == [1]
+
+
+def test_a_stalled_avatar_stream_still_decides_after_max_wait():
+    a = Associator(CFG, LAYOUT)
+    a.add_frame(AvatarFrame(1.0, ()))
+    a.add_shelf_event(shelf_event(LAYOUT, 'x', 2.0, S1, 0, delay_s=0.5))
+    assert a.advance() == []
+    a.add_shelf_event(shelf_event(LAYOUT, 'y', 20.0, S1, 0, delay_s=0.5))
+    out = a.advance()
+    assert [c.shelf_event_id for c in out] == ['x'] and out[0].needs_review

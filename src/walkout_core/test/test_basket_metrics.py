@@ -1,0 +1,71 @@
+"""basket_metrics on hand-made message-like objects."""
+from __future__ import annotations
+
+from types import SimpleNamespace as NS
+
+import pytest
+
+from walkout_core.eval.basket_metrics import basket_metrics
+
+T0 = 1_780_000_000
+
+
+def st(t):
+    return NS(sec=int(t), nanosec=int(round((t - int(t)) * 1e9)))
+
+
+def hdr(t):
+    return NS(header=NS(stamp=st(t)))
+
+
+def item(p, q):
+    return NS(product_id=p, quantity=q)
+
+
+def frames():
+    """Persons 1, 2 (shoppers), 9 (staff) and avatars 11, 12, 19 standing on them for 3 s."""
+    truth, avs = [], []
+    for k in range(30):
+        t = T0 + k * 0.1
+        truth.append(NS(header=NS(stamp=st(t)), persons=[
+            NS(person_id=1, inside=True, position=NS(x=1.0, y=1.0)),
+            NS(person_id=2, inside=True, position=NS(x=3.0, y=1.0)),
+            NS(person_id=9, inside=True, position=NS(x=5.0, y=1.0))]))
+        avs.append(NS(header=NS(stamp=st(t)), avatars=[
+            NS(id=11, position=NS(x=1.05, y=1.0)), NS(id=12, position=NS(x=3.0, y=1.05)),
+            NS(id=19, position=NS(x=5.0, y=1.0))]))
+    return truth, avs
+
+
+def test_scores():
+    truth_p, avs = frames()
+    truth_b = [NS(header=NS(stamp=st(T0 + 10)), baskets=[
+        NS(person_id=1, is_staff=False, paid=True, items=[item('a', 2), item('b', 1)]),
+        NS(person_id=2, is_staff=False, paid=True, items=[item('c', 1)]),
+        NS(person_id=9, is_staff=True, paid=False, items=[])])]
+    baskets = [
+        NS(header=NS(stamp=st(T0 + 5)), baskets=[NS(avatar_id=11, items=[item('a', 1)])]),
+        NS(header=NS(stamp=st(T0 + 9)), baskets=[
+            NS(avatar_id=11, items=[item('a', 2), item('b', 1)]),
+            NS(avatar_id=12, items=[item('c', 1), item('d', 1)])]),
+    ]
+    ev = [NS(shelf_event_id='e1', cause=0, needs_review=False), NS(shelf_event_id='e2', cause=0, needs_review=True),
+          NS(shelf_event_id='e2', cause=5, needs_review=False), NS(shelf_event_id='', cause=3, needs_review=False),
+          NS(shelf_event_id='e3', cause=0, needs_review=False), NS(shelf_event_id='e4', cause=0, needs_review=False)]
+    tev = [NS(header=NS(stamp=st(T0 + 7.0)), kind=5, person_id=1), NS(header=NS(stamp=st(T0 + 8.0)), kind=5, person_id=2),
+           NS(header=NS(stamp=st(T0 + 2.0)), kind=0, person_id=1)]
+    rec = [NS(header=NS(stamp=st(T0 + 8.0)), avatar_id=11), NS(header=NS(stamp=st(T0 + 11.0)), avatar_id=12)]
+    m = basket_metrics(truth_b, tev, truth_p, avs, baskets, ev, rec)
+    assert m['basket_exact_accuracy'] == pytest.approx(0.5)          # person 2 got an extra 'd'
+    assert m['item_precision'] == pytest.approx(4 / 5)
+    assert m['item_recall'] == pytest.approx(1.0)
+    assert m['review_rate'] == pytest.approx(1 / 4)
+    assert m['receipt_latency_p50_s'] == pytest.approx(2.0)
+    assert m['receipt_latency_p95_s'] == pytest.approx(1.0 + 0.95 * 2.0)
+
+
+def test_nothing_to_score_gives_none():
+    m = basket_metrics([], [], [], [], [], [], [])
+    assert set(m) == {'basket_exact_accuracy', 'item_precision', 'item_recall', 'review_rate',
+                      'receipt_latency_p50_s', 'receipt_latency_p95_s'}
+    assert all(v is None for v in m.values())

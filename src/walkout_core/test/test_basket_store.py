@@ -1,0 +1,129 @@
+"""Basket store: prices and totals, reviews, age checks, alert registry, idempotency, WAL."""
+from __future__ import annotations
+
+import pytest
+
+from walkout_core.basket import AlertInfo, AlertKind, AlertState, BasketChange, BasketState, BasketStore, Cause
+from walkout_core.basket.model import age_alert_id, review_alert_id
+from walkout_core.layout import load_layout
+
+LAYOUT = load_layout('small')
+BEER = next(p for p in LAYOUT.catalogue.values() if p.age_restricted)
+WATER = LAYOUT.catalogue['p001']
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = BasketStore(tmp_path / 'b.sqlite', LAYOUT.catalogue, 'EUR')
+    yield s
+    s.close()
+
+
+def pick(eid, avatar, product, q=1, t=1.0, **kw):
+    return BasketChange(event_id=eid, t=t, avatar_id=avatar, product_id=product, quantity=q, cause=Cause.PICK, **kw)
+
+
+def test_wal_mode_and_prices(store):
+    assert store.journal_mode == 'wal'
+    store.apply_change(pick('a', 1, 'p001', 2))
+    store.apply_change(pick('b', 1, 'p007', 1))
+    b = store.basket(1)
+    assert [(i.product_id, i.quantity) for i in b.items] == [('p001', 2), ('p007', 1)]
+    assert b.items[0].unit_price == WATER.price and b.items[0].line_total == pytest.approx(2 * WATER.price)
+    assert b.total == pytest.approx(2 * WATER.price + LAYOUT.catalogue['p007'].price)
+    assert b.currency == 'EUR' and b.state == BasketState.OPEN
+
+
+def test_same_event_applied_once_and_never_below_zero(store):
+    assert store.apply_change(pick('a', 1, 'p001')).avatars == {1}
+    assert store.apply_change(pick('a', 1, 'p001')).avatars == set()
+    store.apply_change(BasketChange('r', 2.0, 1, 'p001', -3, Cause.PUT_BACK))
+    assert store.basket(1).is_empty
+
+
+def test_restock_and_unassigned_touch_no_basket(store):
+    store.apply_change(BasketChange('r', 1.0, 9, 'p001', -6, Cause.RESTOCK))
+    assert store.baskets() == []
+
+
+def test_review_blocks_candidates_until_resolved(store):
+    alert = AlertInfo(alert_id=review_alert_id('e'), kind=AlertKind.REVIEW_NEEDED, avatar_ids=[1, 2])
+    ch = pick('e', 1, 'p001', needs_review=True, candidate_avatar_ids=[1, 2, 3],
+              candidate_scores=[0.5, 0.48, 0.01], review=alert)
+    res = store.apply_change(ch)
+    assert res.avatars == {1, 2}
+    assert store.basket(1).pending_reviews == 1 and store.basket(2).pending_reviews == 1
+    assert store.basket(3) is None and store.basket(1).is_empty
+    assert store.basket(1).blocked_reason
+    assert store.pending_reviews() == [review_alert_id('e')]
+    res = store.resolve_review(review_alert_id('e'), 2, 'badge-7')
+    assert res.ok and [c.cause for c in res.changes] == [Cause.REVIEW_RESOLVED]
+    assert store.basket(2).items[0].product_id == 'p001' and store.basket(2).pending_reviews == 0
+    assert store.basket(1).pending_reviews == 0 and store.basket(1).is_empty
+    assert store.alert(review_alert_id('e')).state == AlertState.RESOLVED
+    assert not store.resolve_review(review_alert_id('e'), 2, 'badge-7').ok
+    assert not store.resolve_review('review:nope', 2, 'x').ok
+
+
+def test_review_resolved_to_nobody(store):
+    store.apply_change(BasketChange('g', 1.0, 0, 'p001', 1, Cause.UNASSIGNED, needs_review=True,
+                                    candidate_avatar_ids=[4], candidate_scores=[0.1]))
+    assert store.basket(4).pending_reviews == 1
+    assert store.resolve_review(review_alert_id('g'), 0, 'b').ok
+    assert store.basket(4).pending_reviews == 0 and store.basket(4).is_empty
+
+
+def test_age_restricted_item_raises_one_alert_and_approval_resolves_it(store):
+    res = store.apply_change(pick('a', 1, BEER.id))
+    assert [a.kind for a in res.alerts] == [AlertKind.AGE_CHECK]
+    assert res.alerts[0].alert_id == age_alert_id(1)
+    assert store.apply_change(pick('b', 1, BEER.id)).alerts == []   # each alert once
+    b = store.basket(1)
+    assert b.age_check_required and not b.age_approved and 'age' in b.blocked_reason
+    res = store.approve_age(1, True, 'badge-1')
+    assert res.ok and res.alerts[0].state == AlertState.RESOLVED
+    b = store.basket(1)
+    assert b.age_approved and b.blocked_reason == ''
+    assert store.apply_change(pick('c', 1, BEER.id)).alerts == []
+
+
+def test_age_refused_removes_the_restricted_items(store):
+    store.apply_change(pick('a', 1, BEER.id))
+    store.apply_change(pick('b', 1, 'p001'))
+    assert store.approve_age(1, False, 'badge-1').ok
+    assert [i.product_id for i in store.basket(1).items] == ['p001']
+    assert not store.approve_age(77, True, 'x').ok
+
+
+def test_alert_registry_states_only_move_forward(store):
+    a = AlertInfo(alert_id='mis:1', kind=AlertKind.MISPLACED_PRODUCT, shelf_id='S1', lane=3)
+    assert store.observe_alert(a).ok
+    assert not store.observe_alert(a).ok                      # seen already
+    assert store.update_alert('mis:1', AlertState.ACKNOWLEDGED, 'b').ok
+    assert not store.update_alert('mis:1', AlertState.ACKNOWLEDGED, 'b').ok
+    assert store.update_alert('mis:1', AlertState.RESOLVED, 'b').ok
+    assert not store.update_alert('mis:1', AlertState.ACKNOWLEDGED, 'b').ok
+    assert not store.update_alert('nope', AlertState.RESOLVED, 'b').ok
+    # its own republished state is not news
+    assert not store.observe_alert(store.alert('mis:1')).ok
+
+
+def test_left_without_paying_abandons_and_paid_marks(store):
+    store.apply_change(pick('a', 1, 'p001'))
+    store.apply_change(pick('b', 2, 'p001'))
+    store.observe_alert(AlertInfo(alert_id='left:1', kind=AlertKind.LEFT_WITHOUT_PAYING, avatar_ids=[1]))
+    assert store.basket(1).state == BasketState.ABANDONED
+    assert store.mark_paid(2, 'r-2', 5.0).ok and store.basket(2).state == BasketState.PAID
+    assert not store.mark_paid(2, 'r-2', 5.0).ok
+
+
+def test_reopened_store_has_everything(tmp_path):
+    s = BasketStore(tmp_path / 'x.sqlite', LAYOUT.catalogue)
+    s.apply_change(pick('a', 1, 'p001', 2))
+    s.apply_change(pick('b', 1, BEER.id))
+    before = s.baskets()
+    s.close()
+    s2 = BasketStore(tmp_path / 'x.sqlite', LAYOUT.catalogue)
+    assert s2.baskets() == before
+    assert s2.alert(age_alert_id(1)) is not None
+    assert s2.apply_change(pick('a', 1, 'p001', 2)).avatars == set()

@@ -1,0 +1,148 @@
+"""Overhead person detection on rendered top-down frames (no ROS)."""
+import math
+
+import numpy as np
+import pytest
+
+from walkout_core.layout import Camera, load_layout
+from walkout_core.vision.config import DetectorConfig
+from walkout_core.vision.detector import BackgroundDetector, make_detector, shelf_mask
+from walkout_core.vision.synthetic import Person, render_background, render_frame
+
+
+@pytest.fixture(scope='module')
+def small():
+    return load_layout('small')
+
+
+def _detector(lay, cam, **kw):
+    return BackgroundDetector(cam, DetectorConfig(**kw), shelf_mask(cam, lay.shelves))
+
+
+def _run(det, cam, bg, people, t0=0.0, n=3, **kw):
+    det.detect(render_frame(cam, bg, (), seed=100), t0)
+    res = None
+    for k in range(n):
+        res = det.detect(render_frame(cam, bg, people, seed=k, **kw), t0 + 0.1 * (k + 1))
+    return res
+
+
+def _match(dets, people, tol):
+    for p in people:
+        d = min(dets, key=lambda d: math.hypot(d.x - p.x, d.y - p.y))
+        assert math.hypot(d.x - p.x, d.y - p.y) < tol, (p, d)
+
+
+def test_people_found_at_their_floor_positions(small):
+    cam = small.camera('cam0')
+    bg = render_background(cam, small.shelves)
+    people = [Person(1.0, 1.0), Person(2.6, 0.8, colour=(200, 60, 40)), Person(3.2, 2.0, heading=1.2,
+                                                                              colour=(40, 180, 60))]
+    res = _run(_detector(small, cam), cam, bg, people)
+    assert res.camera_ok
+    assert len(res.detections) == 3
+    _match(res.detections, people, 0.05)
+    assert not any(d.has_reach for d in res.detections)
+
+
+def test_people_standing_close_are_split(small):
+    cam = small.camera('cam0')
+    bg = render_background(cam, small.shelves)
+    people = [Person(2.0, 1.5, colour=(40, 180, 60)), Person(2.48, 1.5, colour=(60, 170, 70))]
+    res = _run(_detector(small, cam), cam, bg, people)
+    assert len(res.detections) == 2
+    _match(res.detections, people, 0.08)
+
+
+def test_reach_point_is_the_hand_of_the_reaching_person(small):
+    cam = small.camera('cam0')
+    bg = render_background(cam, small.shelves)
+    people = [Person(1.5, 1.5, heading=math.pi / 2, hand=(1.6, 2.1)), Person(3.0, 1.0, colour=(200, 60, 40))]
+    res = _run(_detector(small, cam), cam, bg, people)
+    reacher = min(res.detections, key=lambda d: math.hypot(d.x - 1.5, d.y - 1.5))
+    other = min(res.detections, key=lambda d: math.hypot(d.x - 3.0, d.y - 1.0))
+    assert reacher.has_reach and not other.has_reach
+    assert math.hypot(reacher.reach_x - 1.6, reacher.reach_y - 2.1) < 0.07
+
+
+def test_crossed_arms_each_hand_goes_to_its_owner(small):
+    cam = small.camera('cam0')
+    bg = render_background(cam, small.shelves)
+    a = Person(1.0, 1.8, heading=math.pi / 2, hand=(1.9, 2.5))
+    b = Person(1.6, 1.8, heading=math.pi / 2, colour=(200, 60, 40), hand=(0.7, 2.5))
+    res = _run(_detector(small, cam), cam, bg, [a, b])
+    da = min(res.detections, key=lambda d: math.hypot(d.x - a.x, d.y - a.y))
+    db = min(res.detections, key=lambda d: math.hypot(d.x - b.x, d.y - b.y))
+    assert da is not db and da.has_reach and db.has_reach
+    assert math.hypot(da.reach_x - 1.9, da.reach_y - 2.5) < 0.1
+    assert math.hypot(db.reach_x - 0.7, db.reach_y - 2.5) < 0.1
+
+
+def test_lighting_change_is_not_a_person(small):
+    cam = small.camera('cam0')
+    bg = render_background(cam, small.shelves)
+    det = _detector(small, cam)
+    for k in range(5):
+        det.detect(render_frame(cam, bg, (), seed=k), 0.1 * k)
+    for k, g in enumerate(np.linspace(1.0, 1.35, 15)):  # +35 % in 1.5 s
+        res = det.detect(render_frame(cam, bg, (), gain=float(g), seed=k), 0.5 + 0.1 * k)
+        assert res.camera_ok and res.detections == ()
+    res = det.detect(render_frame(cam, bg, [Person(2.0, 1.5)], gain=1.35, seed=99), 3.0)
+    assert len(res.detections) == 1
+
+
+def test_restocked_shelf_is_absorbed_but_a_person_standing_still_is_not(small):
+    cam = small.camera('cam2')
+    bg = render_background(cam, small.shelves, seed=1)
+    restocked = render_background(cam, small.shelves, seed=2)  # other product patch colours
+    det = _detector(small, cam)
+    still = [Person(2.0, 4.5)]
+    det.detect(render_frame(cam, bg, (), seed=0), 0.0)
+    res = None
+    for k in range(1, 361):  # 3 minutes at 2 Hz: shelves restocked, the person never moves
+        res = det.detect(render_frame(cam, restocked, still, seed=k % 7), 0.5 * k)
+        if k > 40:
+            assert len(res.detections) == 1, k
+    _match(res.detections, still, 0.05)
+
+
+def test_dead_and_frozen_cameras_are_reported(small):
+    cam = small.camera('cam0')
+    det = _detector(small, cam, frozen_frames=5)
+    black = np.zeros((cam.height, cam.width, 3), np.uint8)
+    res = det.detect(black, 0.0)
+    assert not res.camera_ok and 'black' in res.reason
+    frame = render_frame(cam, render_background(cam, small.shelves), (), seed=1)
+    oks = [det.detect(frame, 0.1 * (k + 1)).camera_ok for k in range(6)]
+    assert oks[:4] == [True] * 4 and oks[-1] is False
+    wrong = np.zeros((10, 10, 3), np.uint8)
+    assert not det.detect(wrong, 2.0).camera_ok
+
+
+def test_homography_of_a_rotated_camera():
+    """A camera turned by 30 degrees: pixels <-> floor round trip and detections in the floor frame."""
+    mpp, w, h, yaw = 0.015, 320, 240, math.radians(30)
+    c, s = math.cos(yaw), math.sin(yaw)
+    H = np.array([[c * mpp, s * mpp, 5.0 - c * mpp * w / 2 - s * mpp * h / 2],
+                  [s * mpp, -c * mpp, 3.0 - s * mpp * w / 2 + c * mpp * h / 2], [0, 0, 1.0]])
+    cam = Camera('rot', w, h, 10.0, H)
+    uv = np.array([[0.0, 0.0], [160.0, 120.0], [319.5, 239.5]])
+    assert np.allclose(cam.floor_to_image(cam.image_to_floor(uv)), uv)
+    assert np.allclose(cam.image_to_floor([[160.0, 120.0]]), [[5.0, 3.0]])
+    assert cam.metres_per_pixel == pytest.approx(mpp)
+    bg = render_background(cam)
+    det = BackgroundDetector(cam, DetectorConfig())
+    people = [Person(5.5, 3.2), Person(4.3, 2.6, colour=(200, 60, 40))]
+    res = _run(det, cam, bg, people)
+    assert len(res.detections) == 2
+    _match(res.detections, people, 0.05)
+
+
+def test_make_detector_backend_and_config_validation(small):
+    from walkout_core.config import from_mapping
+    cam = small.camera('cam0')
+    assert isinstance(make_detector(cam, DetectorConfig(), small.shelves), BackgroundDetector)
+    with pytest.raises(ValueError, match='diff_threshold'):
+        from_mapping(DetectorConfig, {'diff_threshold': -3.0})
+    with pytest.raises(ValueError, match='onnx_model_path'):
+        from_mapping(DetectorConfig, {'backend': 'onnx'})

@@ -1,0 +1,210 @@
+"""From shelf events and avatar tracks to basket changes (no ROS).
+
+Feed avatar frames (:meth:`Associator.add_frame`, stamp order) and shelf events
+(:meth:`Associator.add_shelf_event`, any order); :meth:`Associator.advance` returns the basket
+changes of every job (shelf event or detected handover) whose stamp the avatar stream has
+passed by ``decision_margin_s``, in stamp order, so that a handover sees the picks before it.
+"""
+from __future__ import annotations
+
+import heapq
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Union
+
+from walkout_core.basket.model import AlertInfo, AlertKind, BasketChange, Cause, ShelfFlag, review_alert_id
+from walkout_core.layout import Layout
+
+from .config import AssociationConfig
+from .handover import HandoverDetector, HandoverMeeting
+from .history import AvatarFrame, AvatarHistory
+from .ledger import Ledger
+from .scoring import Candidate, posterior, score_candidates
+
+__all__ = ['ShelfEventIn', 'Associator']
+
+
+@dataclass(frozen=True)
+class ShelfEventIn:
+    """The fields of a ``ShelfEvent`` the association needs; stamps in seconds."""
+    event_id: str
+    t: float                          # [s] hand time (weight started to change)
+    shelf_id: str
+    lane: int
+    product_id: str
+    quantity: int                     # > 0 taken from the shelf, < 0 put back
+    lane_xy: tuple[float, float]      # [m] lane front
+    flags: int = 0
+    planogram_product_id: str = ''
+    confidence: float = 1.0
+    decided_t: float = 0.0            # [s] stamp of the reading that completed the event
+    lane_z: float = 0.0               # [m]
+
+
+Job = Union[ShelfEventIn, HandoverMeeting]
+
+
+class Associator:
+    def __init__(self, cfg: AssociationConfig, layout: Layout):
+        self.cfg = cfg
+        self.layout = layout
+        self.history = AvatarHistory(cfg.history_s)
+        self.handovers = HandoverDetector(cfg, layout)
+        self.ledger = Ledger()
+        self.stats: Counter[str] = Counter()
+        self._jobs: list[tuple[float, int, Job]] = []
+        self._n = 0
+        self._seen_events: set[str] = set()
+        self._max_input_t = -math.inf
+
+    # ------------------------------------------------------------------ inputs
+    def add_frame(self, frame: AvatarFrame) -> bool:
+        """Add a tracker update; False (and nothing changes) if its stamp is not newer."""
+        if not self.history.add(frame):
+            self.stats['frames_out_of_order'] += 1
+            return False
+        self._max_input_t = max(self._max_input_t, frame.t)
+        for m in self.handovers.update(frame):
+            self._push(m.t_detect, m)
+        return True
+
+    def add_shelf_event(self, ev: ShelfEventIn) -> bool:
+        """Queue a shelf event; False for a duplicate id or a zero quantity."""
+        if ev.event_id in self._seen_events:
+            self.stats['events_duplicate'] += 1
+            return False
+        if ev.quantity == 0:
+            self.stats['events_zero_quantity'] += 1
+            return False
+        self._seen_events.add(ev.event_id)
+        self._max_input_t = max(self._max_input_t, ev.decided_t)
+        self._push(ev.t, ev)
+        return True
+
+    def apply_external(self, change: BasketChange) -> None:
+        """A change decided elsewhere (a review resolved by staff): keep the ledger in step."""
+        if change.avatar_id and not change.needs_review:
+            self.ledger.apply(change.avatar_id, change.product_id, change.quantity, change.t)
+
+    @property
+    def pending(self) -> int:
+        return len(self._jobs)
+
+    def _push(self, t: float, job: Job) -> None:
+        self._n += 1
+        heapq.heappush(self._jobs, (t, self._n, job))
+
+    # ------------------------------------------------------------------ decisions
+    def advance(self) -> list[BasketChange]:
+        stream_t = self.history.latest_t
+        horizon = self._max_input_t - self.cfg.max_wait_s
+        if stream_t is not None:
+            horizon = max(horizon, stream_t - self.cfg.decision_margin_s)
+        out: list[BasketChange] = []
+        while self._jobs and self._jobs[0][0] <= horizon:
+            _, _, job = heapq.heappop(self._jobs)
+            if isinstance(job, ShelfEventIn):
+                out.append(self.decide_event(job))
+            else:
+                out.extend(self.decide_handover(job))
+        return out
+
+    def flush(self) -> list[BasketChange]:
+        """Decide every queued job now (end of a replay)."""
+        saved, self._max_input_t = self._max_input_t, math.inf
+        try:
+            return self.advance()
+        finally:
+            self._max_input_t = saved
+
+    def decide_event(self, ev: ShelfEventIn) -> BasketChange:
+        cfg = self.cfg
+        self.stats['events'] += 1
+        product = ev.product_id or ev.planogram_product_id
+        unknown = bool(ev.flags & ShelfFlag.UNKNOWN) or not ev.product_id or product not in self.layout.catalogue
+        cands = score_candidates(self.history, cfg, ev.t, ev.lane_xy)
+        weights = None
+        if ev.quantity < 0:
+            weights = {c.avatar_id: 1.0 if c.is_staff or self.ledger.holds(c.avatar_id, product) > 0
+                       else cfg.put_back_non_holder_weight for c in cands}
+        ranked, p_nobody = posterior(cands, cfg, weights)
+        factor = 1.0
+        if ev.flags & ShelfFlag.SENSOR_FAULT:
+            factor *= cfg.sensor_fault_factor
+        if unknown:
+            factor *= cfg.unknown_product_factor
+        if not ranked or p_nobody >= ranked[0][1]:
+            best, conf, cause = None, p_nobody, Cause.UNASSIGNED
+        else:
+            best, conf = ranked[0]
+            if best.is_staff:
+                cause = Cause.RESTOCK
+            elif ev.quantity > 0:
+                cause = Cause.PICK
+            else:
+                cause = Cause.PUT_BACK_MISPLACED if ev.flags & ShelfFlag.MISPLACED else Cause.PUT_BACK
+        conf *= factor
+        review = best is None or conf < cfg.review_confidence
+        ch = BasketChange(
+            event_id=f'b:{ev.event_id}', t=ev.t, avatar_id=best.avatar_id if best else 0,
+            product_id=product, quantity=int(ev.quantity), cause=cause, shelf_event_id=ev.event_id,
+            confidence=float(conf), needs_review=review,
+            candidate_avatar_ids=[c.avatar_id for c, _ in ranked],
+            candidate_scores=[float(p) for _, p in ranked])
+        if review:
+            self.stats['events_review'] += 1
+            ch.review = self._review_alert(ev, ch, ranked, p_nobody, unknown)
+        elif cause == Cause.RESTOCK:
+            self.stats['events_restock'] += 1
+        else:
+            self.ledger.apply(ch.avatar_id, product, ch.quantity, ev.t)
+        return ch
+
+    def _review_alert(self, ev: ShelfEventIn, ch: BasketChange, ranked: list[tuple[Candidate, float]],
+                      p_nobody: float, unknown: bool) -> AlertInfo:
+        why = ('nobody near the shelf' if ch.avatar_id == 0 else
+               'product not identified' if unknown else
+               f'best candidate only {ch.confidence:.2f} likely')
+        verb = 'taken from' if ev.quantity > 0 else 'put back on'
+        evidence = {
+            'event_stamp_s': ev.t, 'lane_position': list(ev.lane_xy), 'flags': ev.flags,
+            'shelf_confidence': ev.confidence, 'nobody_posterior': p_nobody,
+            'candidates': [{'avatar_id': c.avatar_id, 'posterior': p, 'is_staff': c.is_staff,
+                            'used_reach': c.used_reach, 'best_stamp_s': c.best_t,
+                            'best_distance_m': c.best_dist_m, 'body_distance_m': c.body_dist_m,
+                            'position': list(c.position), 'reach_point': list(c.reach) if c.reach else None}
+                           for c, p in ranked],
+        }
+        return AlertInfo(
+            alert_id=review_alert_id(ch.event_id), kind=AlertKind.REVIEW_NEEDED,
+            message=f'{abs(ev.quantity)} x {ch.product_id or "unknown product"} {verb} {ev.shelf_id} '
+                    f'lane {ev.lane}: {why}',
+            shelf_id=ev.shelf_id, lane=int(ev.lane), location=(ev.lane_xy[0], ev.lane_xy[1], ev.lane_z),
+            product_ids=[ch.product_id] if ch.product_id else [],
+            avatar_ids=list(ch.candidate_avatar_ids), avatar_scores=list(ch.candidate_scores),
+            event_ids=[ev.event_id, ch.event_id], stamp=ev.t,
+            evidence_start=ev.t - self.cfg.window_before_s, evidence_end=ev.t + self.cfg.window_after_s,
+            evidence_json=json.dumps(evidence, sort_keys=True))
+
+    def decide_handover(self, m: HandoverMeeting) -> list[BasketChange]:
+        self.stats['handovers'] += 1
+        ua, ub = self.ledger.last_handable(m.avatar_a), self.ledger.last_handable(m.avatar_b)
+        if ua is None and ub is None:
+            self.stats['handovers_empty'] += 1
+            return []
+        if ub is None or (ua is not None and ua.seq > ub.seq):
+            giver, receiver, unit = m.avatar_a, m.avatar_b, ua
+        else:
+            giver, receiver, unit = m.avatar_b, m.avatar_a, ub
+        assert unit is not None
+        conf = 1.0 if (ua is None or ub is None) else 0.5 + 0.5 * min(1.0, abs(ua.seq - ub.seq) / 2.0)
+        self.ledger.move(giver, receiver, unit, m.t_detect)
+        base = f'h:{m.avatar_a}:{m.avatar_b}:{int(round(m.t_start * 1000))}'
+        common = dict(t=m.t_start, product_id=unit.product_id, confidence=float(conf),
+                      candidate_avatar_ids=[giver, receiver], candidate_scores=[float(conf), float(1 - conf)])
+        return [BasketChange(event_id=f'{base}:out', avatar_id=giver, counterpart_avatar_id=receiver,
+                             quantity=-1, cause=Cause.HANDOVER_OUT, **common),
+                BasketChange(event_id=f'{base}:in', avatar_id=receiver, counterpart_avatar_id=giver,
+                             quantity=1, cause=Cause.HANDOVER_IN, **common)]

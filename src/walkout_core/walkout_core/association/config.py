@@ -1,0 +1,61 @@
+"""Configuration of event association (the ``association_node`` parameters)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from walkout_core.config import param
+
+__all__ = ['AssociationConfig']
+
+
+@dataclass(frozen=True)
+class AssociationConfig:
+    layout: str = param('small', '-', 'store layout name or path')
+    reliable_sensors: bool = param(False, '-', 'reliable QoS on inputs (replay for scoring)')
+    history_s: float = param(30.0, 's', 'avatar history kept behind the newest stamp', min_value=2.0,
+                             max_value=600.0)
+    decision_margin_s: float = param(2.0, 's', 'an event (or handover) is decided once the avatar stream '
+                                     'has passed its stamp by this much', min_value=0.0, max_value=30.0)
+    max_wait_s: float = param(10.0, 's', 'decide anyway when any input stamp is this far past the event '
+                              '(avatar stream stalled)', min_value=0.5, max_value=120.0)
+    idle_flush_s: float = param(5.0, 's', 'node only: after this long (steady clock) without any input, queued '
+                                'events are decided with what is known (end of a replay); 0 = never',
+                                min_value=0.0, max_value=600.0)
+    window_before_s: float = param(1.5, 's', 'avatar samples considered before the event stamp',
+                                   min_value=0.0, max_value=10.0)
+    window_after_s: float = param(1.5, 's', 'avatar samples considered after the event stamp',
+                                  min_value=0.0, max_value=10.0)
+    candidate_radius_m: float = param(2.0, 'm', 'avatars whose body came this near the lane are candidates',
+                                      min_value=0.2, max_value=10.0)
+    reach_sigma_m: float = param(0.12, 'm', '1-sigma distance of a reach point from the lane front when '
+                                 'that hand made the event', min_value=0.01, max_value=2.0)
+    body_sigma_m: float = param(0.25, 'm', '1-sigma of the body-to-lane distance beyond arm_reach_m',
+                                min_value=0.01, max_value=2.0)
+    arm_reach_m: float = param(0.7, 'm', 'body-to-lane distance an arm covers without a seen reach',
+                               min_value=0.0, max_value=2.0)
+    time_sigma_s: float = param(0.3, 's', '1-sigma of the time between the hand at the lane and the '
+                                'event stamp', min_value=0.01, max_value=5.0)
+    covariance_weight: float = param(1.0, '-', 'weight of the tracker position covariance added to the '
+                                     'distance variances', min_value=0.0, max_value=10.0)
+    missed_reach_likelihood: float = param(0.02, '-', 'likelihood factor for an avatar whose arm was not '
+                                           'seen extended in the window', min_value=0.0, max_value=1.0)
+    nobody_sigmas: float = param(3.5, 'sigma', 'the "nobody" hypothesis is as likely as an avatar whose '
+                                 'best evidence is this many sigmas away', min_value=0.5, max_value=20.0)
+    put_back_non_holder_weight: float = param(0.05, '-', 'prior weight of a put-back candidate who holds '
+                                              'none of the product (holders weigh 1)', min_value=0.0,
+                                              max_value=1.0)
+    sensor_fault_factor: float = param(0.75, '-', 'confidence factor for events flagged SENSOR_FAULT',
+                                       min_value=0.0, max_value=1.0)
+    unknown_product_factor: float = param(0.0, '-', 'confidence factor for events flagged UNKNOWN or '
+                                          'without a product (0: always review)', min_value=0.0,
+                                          max_value=1.0)
+    review_confidence: float = param(0.7, '-', 'below this confidence an event goes to staff review',
+                                     min_value=0.0, max_value=1.0)
+    handover_reach_dist_m: float = param(0.35, 'm', 'two reach points this near meet for a handover',
+                                         min_value=0.05, max_value=2.0)
+    handover_min_shelf_dist_m: float = param(0.6, 'm', 'a handover meeting point is at least this far from '
+                                             'every shelf front', min_value=0.0, max_value=5.0)
+    handover_min_duration_s: float = param(0.7, 's', 'hands must meet this long for a handover',
+                                           min_value=0.0, max_value=10.0)
+    handover_max_gap_s: float = param(0.5, 's', 'a meeting survives a gap in the reach points this long',
+                                      min_value=0.0, max_value=5.0)

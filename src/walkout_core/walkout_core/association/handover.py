@@ -1,0 +1,98 @@
+"""Handover detection: two avatars' reach points meet away from every shelf front for a while."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from walkout_core.layout import Layout
+
+from .config import AssociationConfig
+from .history import AvatarFrame, AvatarSample, STATE_EXITED
+
+__all__ = ['HandoverMeeting', 'HandoverDetector', 'shelf_front_segments', 'distance_to_segments']
+
+
+@dataclass(frozen=True)
+class HandoverMeeting:
+    avatar_a: int
+    avatar_b: int
+    t_start: float                # [s] first frame the hands met
+    t_detect: float               # [s] frame the meeting reached the minimum duration
+    point: tuple[float, float]    # [m] mean meeting point
+
+
+@dataclass
+class _Pair:
+    t_start: float
+    t_last: float
+    fired: bool = False
+    points: list[tuple[float, float]] = field(default_factory=list)
+
+
+def shelf_front_segments(layout: Layout) -> np.ndarray:
+    """(N, 2, 2) front edges of every shelf."""
+    segs = []
+    for s in layout.shelves:
+        c = np.array([s.x, s.y]) + s.front_normal * s.depth / 2
+        a = s.axis * s.length / 2
+        segs.append([c - a, c + a])
+    return np.asarray(segs, dtype=float).reshape(-1, 2, 2)
+
+
+def distance_to_segments(p: np.ndarray, segs: np.ndarray) -> float:
+    if len(segs) == 0:
+        return float('inf')
+    a, b = segs[:, 0], segs[:, 1]
+    ab = b - a
+    u = np.clip(np.einsum('ij,ij->i', p - a, ab) / np.maximum(np.einsum('ij,ij->i', ab, ab), 1e-12), 0, 1)
+    return float(np.min(np.linalg.norm(a + u[:, None] * ab - p, axis=1)))
+
+
+class HandoverDetector:
+    """Feed frames in stamp order; returns meetings once each lasts ``handover_min_duration_s``."""
+
+    def __init__(self, cfg: AssociationConfig, layout: Layout):
+        self.cfg = cfg
+        self._segs = shelf_front_segments(layout)
+        self._pairs: dict[tuple[int, int], _Pair] = {}
+        self._hands: dict[int, tuple[float, AvatarSample]] = {}
+
+    def update(self, frame: AvatarFrame) -> list[HandoverMeeting]:
+        cfg = self.cfg
+        # a hand missed for a frame or two (detection dropout) is held for handover_max_gap_s
+        present = set()
+        for a in frame.avatars:
+            present.add(a.id)
+            if a.has_reach and not a.is_staff and a.state != STATE_EXITED:
+                self._hands[a.id] = (frame.t, a)
+        for aid in [k for k, (t, _) in self._hands.items()
+                    if k not in present or frame.t - t > cfg.handover_max_gap_s]:
+            del self._hands[aid]
+        hands = [a for _, a in self._hands.values()]
+        out: list[HandoverMeeting] = []
+        seen: set[tuple[int, int]] = set()
+        for i in range(len(hands)):
+            for j in range(i + 1, len(hands)):
+                a, b = hands[i], hands[j]
+                if np.hypot(a.reach_x - b.reach_x, a.reach_y - b.reach_y) > cfg.handover_reach_dist_m:
+                    continue
+                mid = np.array([(a.reach_x + b.reach_x) / 2, (a.reach_y + b.reach_y) / 2])
+                if distance_to_segments(mid, self._segs) < cfg.handover_min_shelf_dist_m:
+                    continue
+                key = (min(a.id, b.id), max(a.id, b.id))
+                seen.add(key)
+                pair = self._pairs.get(key)
+                if pair is None or frame.t - pair.t_last > cfg.handover_max_gap_s:
+                    pair = self._pairs[key] = _Pair(t_start=frame.t, t_last=frame.t)
+                pair.t_last = frame.t
+                pair.points.append((float(mid[0]), float(mid[1])))
+                if not pair.fired and frame.t - pair.t_start >= cfg.handover_min_duration_s:
+                    pair.fired = True
+                    pts = np.asarray(pair.points)
+                    out.append(HandoverMeeting(key[0], key[1], pair.t_start, frame.t,
+                                               (float(pts[:, 0].mean()), float(pts[:, 1].mean()))))
+        for key in [k for k, p in self._pairs.items()
+                    if k not in seen and frame.t - p.t_last > cfg.handover_max_gap_s]:
+            del self._pairs[key]
+        return out

@@ -1,0 +1,7 @@
+"""Checkout: payment terminal interface, simulated terminal, receipts (no ROS)."""
+from .checkout import Checkout, PaymentOutcome, PaymentStatus, should_alert_left_without_paying
+from .receipts import ReceiptRecord, ReceiptStore, qr_payload, verify_qr
+from .terminal import PaymentTerminal, SimulatedTerminal, TerminalResult
+
+__all__ = ['Checkout', 'PaymentOutcome', 'PaymentStatus', 'should_alert_left_without_paying', 'ReceiptRecord',
+           'ReceiptStore', 'qr_payload', 'verify_qr', 'PaymentTerminal', 'SimulatedTerminal', 'TerminalResult']

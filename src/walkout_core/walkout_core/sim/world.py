@@ -1,0 +1,588 @@
+"""The simulated store: people, their behaviour, path planning around shelves, the lanes' items.
+
+The world advances in fixed ticks of ``dt`` seconds. Each person runs a small coroutine
+(a generator that yields once per tick) built from its :class:`~.scenario.PersonSpec` plan:
+enter through a gate, walk (grid A* around the shelves, waiting for people in the way),
+stand ~0.45 m in front of a lane, reach (hand out 0.4 s, hold, retract 0.4 s), take or put
+items, hand an item to a companion, pay in a checkout zone, leave.
+
+Every change of a lane's load is reported as a :class:`LaneAction` (consumed by the load-cell
+model) and every true event as a :class:`TruthEventRec` (written to ``/truth/events``).
+"""
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import cv2
+import numpy as np
+
+from walkout_core.layout import Layout
+from walkout_core.sim.scenario import PersonSpec, Scenario, Step
+
+__all__ = ['Item', 'LaneAction', 'TruthEventRec', 'Person', 'Planner', 'World',
+           'KIND_PICK', 'KIND_PUT_BACK', 'KIND_PUT_MISPLACED', 'KIND_HANDOVER', 'KIND_RESTOCK',
+           'KIND_CHECKOUT', 'KIND_EXIT']
+
+log = logging.getLogger(__name__)
+
+# TruthEvent kinds (walkout_msgs/msg/TruthEvent constants)
+KIND_PICK, KIND_PUT_BACK, KIND_PUT_MISPLACED, KIND_HANDOVER, KIND_RESTOCK, KIND_CHECKOUT, KIND_EXIT = range(7)
+
+STAND_OFF_M = 0.45        # [m] body centre in front of the lane front edge
+REACH_OUT_S = 0.4         # [s] hand moving out
+REACH_HOLD_S = 0.6        # [s] hand at the lane
+REACH_BACK_S = 0.4        # [s] hand moving back
+LIFT_AFTER_TOUCH_S = 0.3  # [s] the item leaves (or lands on) the lane this long after the touch
+SETTLE_S = 0.8            # [s] the lane weight settles this long after the last load step
+HANDOVER_HOLD_S = 1.3     # [s] both hands at the meeting point
+HANDOVER_CLEAR_M = 1.15   # [m] meeting point distance from any shelf footprint (>= 0.8 m + margin)
+HANDOVER_GAP_M = 0.36     # [m] each body from the meeting point
+WAIT_GIVE_UP_S = 1.5      # [s] a walker blocked this long walks on (squeezes past)
+RENDEZVOUS_TIMEOUT_S = 90.0  # [s]
+CLEARANCE_M = 0.22        # [m] planner: body centre distance from shelves
+GRID_RES_M = 0.1          # [m]
+COMFORT_M = 0.4           # [m] planner: preferred body centre distance from shelves
+
+
+@dataclass
+class Item:
+    uid: int
+    product_id: str
+    weight_g: float
+
+
+@dataclass
+class LaneAction:
+    """A change of one lane's load: a hand touch (press) and load steps [(t, delta_g)]."""
+
+    key: tuple[str, int]
+    t_touch: float
+    steps: list[tuple[float, float]]
+
+
+@dataclass
+class TruthEventRec:
+    stamp: float
+    settled: float
+    kind: int
+    person_id: int
+    counterpart_id: int = 0
+    shelf_id: str = ''
+    lane: int = -1
+    product_id: str = ''
+    quantity: int = 0
+    weight_change_g: float = 0.0
+    event_id: str = ''
+
+
+@dataclass
+class Person:
+    id: int
+    staff: bool
+    radius: float
+    speed: float
+    colour: tuple[int, int, int]       # BGR clothing
+    hair: tuple[int, int, int]         # BGR head
+    pos: np.ndarray
+    heading: float = math.pi / 2
+    inside: bool = True
+    hand: np.ndarray | None = None     # reach point (x, y) when reaching
+    hand_z: float = 1.0
+    basket: list[Item] = field(default_factory=list)
+    paid: bool = False
+    spec: PersonSpec | None = None
+    proc: Iterator[None] | None = None
+
+    @property
+    def reaching(self) -> bool:
+        return self.hand is not None
+
+
+# --------------------------------------------------------------------------- planner
+class Planner:
+    """8-connected grid A* on the floor, shelves inflated by the body clearance."""
+
+    def __init__(self, layout: Layout, res: float = GRID_RES_M, clearance: float = CLEARANCE_M):
+        self.layout = layout
+        self.res = res
+        x0, y0, x1, y1 = layout.floor.bounds
+        self.origin = np.array([x0, y0])
+        self.shape = (int(math.ceil((y1 - y0) / res)), int(math.ceil((x1 - x0) / res)))  # rows=y, cols=x
+        h, w = self.shape
+        cy, cx = np.mgrid[0:h, 0:w]
+        centres = np.stack([(cx.ravel() + 0.5) * res + x0, (cy.ravel() + 0.5) * res + y0], axis=1)
+        inside = np.asarray(layout.floor.contains(centres)).reshape(h, w)
+        shelf_img = np.full((h, w), 255, np.uint8)
+        for s in layout.shelves:
+            pts = ((s.footprint.array - self.origin) / res).astype(np.float32)
+            cv2.fillPoly(shelf_img, [np.round(pts * 16).astype(np.int32)], 0, lineType=cv2.LINE_8, shift=4)
+        self.shelf_dist = cv2.distanceTransform(shelf_img, cv2.DIST_L2, 5) * res   # [m] to nearest shelf
+        wall_img = np.pad(inside.astype(np.uint8) * 255, 1)
+        self.wall_dist = cv2.distanceTransform(wall_img, cv2.DIST_L2, 5)[1:-1, 1:-1] * res
+        self.free = inside & (self.shelf_dist > clearance) & (self.wall_dist > 0.1)
+        # paths keep some room from shelves where they can (so people can pass each other)
+        self.comfort = self.free & (self.shelf_dist > COMFORT_M)
+        self.penalty = np.clip(COMFORT_M + 0.1 - self.shelf_dist, 0.0, None) * 20.0
+        self.zone_mask = np.zeros((h, w), bool)
+        for poly in [z.polygon for z in layout.checkout_zones] + [g.polygon for g in layout.gates]:
+            self.zone_mask |= np.asarray(poly.contains(centres)).reshape(h, w)
+        self._cache: dict[tuple, list[np.ndarray]] = {}
+
+    def cell(self, xy: np.ndarray) -> tuple[int, int]:
+        c = np.floor((np.asarray(xy[:2], float) - self.origin) / self.res).astype(int)
+        return (int(np.clip(c[1], 0, self.shape[0] - 1)), int(np.clip(c[0], 0, self.shape[1] - 1)))
+
+    def centre(self, cell: tuple[int, int]) -> np.ndarray:
+        return self.origin + (np.array([cell[1], cell[0]]) + 0.5) * self.res
+
+    def nearest_free(self, cell: tuple[int, int]) -> tuple[int, int]:
+        if self.free[cell]:
+            return cell
+        rr, cc = np.nonzero(self.free)
+        k = int(np.argmin((rr - cell[0]) ** 2 + (cc - cell[1]) ** 2))
+        return int(rr[k]), int(cc[k])
+
+    def reachable(self, xy: np.ndarray) -> np.ndarray:
+        """``xy`` if a body can stand there, else the centre of the nearest free cell."""
+        xy = np.asarray(xy[:2], float)
+        c = self.cell(xy)
+        return xy if self.free[c] else self.centre(self.nearest_free(c))
+
+    def line_free(self, a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> bool:
+        n = max(2, int(np.linalg.norm(b - a) / (self.res * 0.5)) + 1)
+        pts = a[None, :] + (b - a)[None, :] * np.linspace(0, 1, n)[:, None]
+        c = np.floor((pts - self.origin) / self.res).astype(int)
+        c[:, 0] = np.clip(c[:, 0], 0, self.shape[1] - 1)
+        c[:, 1] = np.clip(c[:, 1], 0, self.shape[0] - 1)
+        m = self.free if mask is None else mask
+        inner = c[1:-1] if len(c) > 4 else c
+        return bool(m[inner[:, 1], inner[:, 0]].all()) and bool(self.free[c[:, 1], c[:, 0]].all())
+
+    def path(self, a: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
+        """Waypoints from ``a`` to ``b`` (b exactly last), never through shelves."""
+        a, b = np.asarray(a[:2], float), np.asarray(b[:2], float)
+        ca, cb = self.nearest_free(self.cell(a)), self.nearest_free(self.cell(b))
+        key = (ca, cb)
+        if key not in self._cache:
+            self._cache[key] = self._astar(ca, cb)
+        cells = self._cache[key]
+        pts = [self.centre(c) for c in cells]
+        # string pulling from the true start
+        out: list[np.ndarray] = []
+        cur = a
+        i = 0
+        while i < len(pts):
+            j = len(pts) - 1
+            while j > i and not self.line_free(cur, pts[j], self.comfort):
+                j -= 1
+            out.append(pts[j])
+            cur = pts[j]
+            i = j + 1
+        out.append(b)
+        return out
+
+    def _astar(self, a: tuple[int, int], b: tuple[int, int]) -> list[tuple[int, int]]:
+        h, w = self.shape
+        free = self.free
+        moves = [(-1, 0, 1.0), (1, 0, 1.0), (0, -1, 1.0), (0, 1, 1.0),
+                 (-1, -1, 1.4142), (-1, 1, 1.4142), (1, -1, 1.4142), (1, 1, 1.4142)]
+        g = {a: 0.0}
+        came: dict[tuple[int, int], tuple[int, int]] = {}
+        heap = [(0.0, 0, a)]
+        n = 0
+        closed = set()
+        while heap:
+            _, _, cur = heapq.heappop(heap)
+            if cur == b:
+                break
+            if cur in closed:
+                continue
+            closed.add(cur)
+            for dr, dc, cost in moves:
+                nb = (cur[0] + dr, cur[1] + dc)
+                if not (0 <= nb[0] < h and 0 <= nb[1] < w) or not free[nb]:
+                    continue
+                if dr and dc and not (free[cur[0] + dr, cur[1]] and free[cur[0], cur[1] + dc]):
+                    continue
+                ng = g[cur] + cost * (1.0 + self.penalty[nb])
+                if ng < g.get(nb, math.inf):
+                    g[nb] = ng
+                    came[nb] = cur
+                    n += 1
+                    heapq.heappush(heap, (ng + math.hypot(nb[0] - b[0], nb[1] - b[1]), n, nb))
+        if b not in came and b != a:
+            log.warning('no path from cell %s to %s: walking straight', a, b)
+            return [b]
+        out = [b]
+        while out[-1] != a:
+            out.append(came[out[-1]])
+        return out[::-1]
+
+    def meeting_point(self, near: np.ndarray, min_clear: float = HANDOVER_CLEAR_M) -> np.ndarray:
+        """Free point far from shelves (and outside gates/checkout zones) nearest to ``near``."""
+        ok = self.free & (self.shelf_dist >= min_clear) & (self.wall_dist >= 0.6) & ~self.zone_mask
+        if not ok.any():
+            ok = self.free & (self.shelf_dist >= self.shelf_dist[self.free].max() * 0.9)
+        rr, cc = np.nonzero(ok)
+        c = self.cell(near)
+        k = int(np.argmin((rr - c[0]) ** 2 + (cc - c[1]) ** 2))
+        return self.centre((int(rr[k]), int(cc[k])))
+
+
+# --------------------------------------------------------------------------- world
+def _hsv_bgr(h: float, s: float, v: float) -> tuple[int, int, int]:
+    px = cv2.cvtColor(np.uint8([[[int(h * 179) % 180, int(s * 255), int(v * 255)]]]), cv2.COLOR_HSV2BGR)
+    return tuple(int(x) for x in px[0, 0])
+
+
+class World:
+    """People, lanes and events. ``step(t)`` advances everything by one tick."""
+
+    def __init__(self, scn: Scenario, persons: tuple[PersonSpec, ...], rng: np.random.Generator, dt: float):
+        self.scn = scn
+        self.layout = scn.layout
+        self.rng = rng
+        self.dt = dt
+        self.t = 0.0
+        self.planner = Planner(self.layout)
+        self._uid = 0
+        self.lanes: dict[tuple[str, int], list[Item]] = {}
+        for s in self.layout.shelves:
+            for ln in s.lanes:
+                prod = self.layout.product(ln.product_id)
+                self.lanes[(s.id, ln.index)] = [self._new_item(prod.id) for _ in range(ln.initial_stock)]
+        self.pending = list(persons)            # sorted by enter_s
+        self.people: dict[int, Person] = {}     # everyone who entered (inside or gone)
+        self.lane_actions: list[LaneAction] = []
+        self.events: list[TruthEventRec] = []
+        self.stock_changed: set[tuple[str, int]] = set()
+        self._rdv: dict[tuple[int, int], dict] = {}
+        self._zone_load = {z.id: 0 for z in self.layout.checkout_zones}
+
+    # -- items
+    def _new_item(self, product_id: str) -> Item:
+        prod = self.layout.product(product_id)
+        self._uid += 1
+        w = prod.unit_weight_g + float(np.clip(self.rng.normal(0.0, prod.tolerance_g / 2.0),
+                                                -prod.tolerance_g, prod.tolerance_g))
+        return Item(self._uid, product_id, w)
+
+    # -- ticking
+    def inside(self) -> list[Person]:
+        return [p for p in self.people.values() if p.inside]
+
+    def step(self, t: float) -> None:
+        self.t = t
+        while self.pending and self.pending[0].enter_s <= t + 1e-9:
+            self._spawn(self.pending.pop(0))
+        for p in list(self.people.values()):
+            if p.inside and p.proc is not None:
+                try:
+                    next(p.proc)
+                except StopIteration:
+                    p.proc = None
+
+    def _spawn(self, spec: PersonSpec) -> None:
+        rng = self.rng
+        kind = 'staff' if spec.staff else 'entry'
+        gates = self.layout.gates_of_kind(kind) or self.layout.gates_of_kind('entry')
+        gate = gates[int(rng.integers(len(gates)))]
+        pos = np.array(gate.polygon.centroid) + rng.uniform(-0.15, 0.15, 2)
+        if spec.staff:
+            colour = _hsv_bgr(0.58, 0.8, 0.45)     # dark blue uniform
+        else:
+            colour = _hsv_bgr(rng.random(), rng.uniform(0.3, 0.95), rng.uniform(0.35, 0.95))
+        hair = _hsv_bgr(rng.uniform(0.02, 0.12), rng.uniform(0.3, 0.8), rng.uniform(0.1, 0.6))
+        p = Person(id=spec.id, staff=spec.staff,
+                   radius=spec.radius_m if spec.radius_m is not None else float(rng.uniform(0.18, 0.26)),
+                   speed=spec.speed_mps if spec.speed_mps is not None else float(rng.uniform(0.8, 1.4)),
+                   colour=colour, hair=hair, pos=pos, spec=spec)
+        p.proc = self._life(p, spec)
+        self.people[p.id] = p
+        log.debug('t=%.2f person %d enters at %s', self.t, p.id, gate.id)
+
+    def _event(self, rec: TruthEventRec) -> None:
+        rec.event_id = f'{self.scn.name}-{len(self.events):05d}'
+        self.events.append(rec)
+
+    # -- behaviour
+    def _life(self, p: Person, spec: PersonSpec) -> Iterator[None]:
+        handlers: dict[str, Callable[[Person, Step], Iterator[None]]] = {
+            'pick': self._pick, 'put_back': self._put_back, 'restock': self._restock,
+            'handover': self._handover, 'receive': self._receive, 'wait': self._wait,
+            'checkout': self._checkout_step}
+        yield
+        for step in spec.plan:
+            yield from handlers[step.kind](p, step)
+        if not spec.staff and not spec.skip_checkout and not p.paid:
+            yield from self._checkout(p)
+        gates = self.layout.gates_of_kind('staff' if spec.staff else 'exit') or self.layout.gates_of_kind('exit')
+        gate = min(gates, key=lambda g: float(np.linalg.norm(np.array(g.polygon.centroid) - p.pos)))
+        yield from self._walk(p, np.array(gate.polygon.centroid))
+        self._event(TruthEventRec(self.t, self.t, KIND_EXIT, p.id))
+        p.inside = False
+        log.debug('t=%.2f person %d leaves (paid=%s, %d items)', self.t, p.id, p.paid, len(p.basket))
+
+    def _ticks(self, seconds: float) -> int:
+        return max(1, int(round(seconds / self.dt)))
+
+    def _wait(self, p: Person, step: Step) -> Iterator[None]:
+        for _ in range(self._ticks(step.seconds)):
+            yield
+
+    def _walk(self, p: Person, goal: np.ndarray) -> Iterator[None]:
+        """Follow a planned path to ``goal``; wait for, step aside from, or squeeze past people
+        in the way; replan after stepping aside (never cut through a shelf)."""
+        goal = self.planner.reachable(goal)
+        blocked = 0.0
+        squeeze_until = -1.0
+        while float(np.linalg.norm(goal - p.pos)) > 1e-6:
+            replan = False
+            for wp in self.planner.path(p.pos, goal):
+                while not replan:
+                    d = wp - p.pos
+                    dist = float(np.linalg.norm(d))
+                    if dist < 1e-6:
+                        break
+                    u = d / dist
+                    if self.t >= squeeze_until and self._someone_ahead(p, u):
+                        blocked += self.dt
+                        if blocked >= WAIT_GIVE_UP_S:     # squeeze past for a second
+                            squeeze_until, blocked = self.t + 1.0, 0.0
+                        replan = self._step_aside(p, u)
+                        yield
+                        continue
+                    blocked = max(0.0, blocked - 0.25 * self.dt)   # forget a blockage slowly (no livelock)
+                    stepd = min(dist, p.speed * self.dt)
+                    p.pos = p.pos + u * stepd
+                    p.heading = math.atan2(u[1], u[0])
+                    yield
+                    if stepd >= dist:
+                        break
+                if replan:
+                    break
+
+    def _step_aside(self, p: Person, u: np.ndarray) -> bool:
+        """Blocked: step to the right (else left) if that is free and gets away from the others."""
+        others = np.array([q.pos for q in self.people.values() if q is not p and q.inside])
+        if not len(others):
+            return False
+        now = float(np.min(np.linalg.norm(others - p.pos, axis=1)))
+        for side in (np.array([u[1], -u[0]]), np.array([-u[1], u[0]])):
+            cand = p.pos + side * p.speed * self.dt * 0.7
+            if self.planner.free[self.planner.cell(cand)] and \
+                    float(np.min(np.linalg.norm(others - cand, axis=1))) > now:
+                p.pos = cand
+                return True
+        return False
+
+    def _someone_ahead(self, p: Person, u: np.ndarray) -> bool:
+        """Someone close in front (a 120 degree cone) of a walker moving along ``u``."""
+        for q in self.people.values():
+            if q is p or not q.inside:
+                continue
+            d = q.pos - p.pos
+            dist = float(np.hypot(d[0], d[1]))
+            if dist < p.radius + q.radius + 0.12 and float(d @ u) > 0.5 * dist:
+                return True
+        return False
+
+    def _stand_point(self, shelf_id: str, lane: int) -> tuple[np.ndarray, float]:
+        s = self.layout.shelf(shelf_id)
+        pt = s.lane_position(lane)[:2] + s.front_normal * STAND_OFF_M
+        pt = pt + s.axis * self.rng.uniform(-0.04, 0.04)
+        n = -s.front_normal
+        return pt, math.atan2(n[1], n[0])
+
+    def _go_to_lane(self, p: Person, step: Step) -> Iterator[None]:
+        stand_lane = step.stand_lane if step.stand_lane >= 0 else step.lane
+        pt, heading = self._stand_point(step.shelf, stand_lane)
+        yield from self._walk(p, pt)
+        p.heading = heading
+        for _ in range(self._ticks(self.rng.uniform(0.3, 1.2))):   # look at the shelf
+            yield
+        while self.t < step.at_s - 1e-9:                            # synchronised reach
+            yield
+
+    def _reach(self, p: Person, target: np.ndarray, z: float, hold_s: float,
+               on_touch: Callable[[float], None]) -> Iterator[None]:
+        target = np.asarray(target[:2], float)
+        d = target - p.pos
+        u = d / max(1e-6, float(np.linalg.norm(d)))
+        p.heading = math.atan2(u[1], u[0])
+        p.hand_z = z
+        n_out = self._ticks(REACH_OUT_S)
+        for k in range(1, n_out + 1):
+            shoulder = p.pos + u * p.radius * 0.5
+            p.hand = shoulder + (target - shoulder) * (k / n_out)
+            yield
+        on_touch(self.t)
+        for _ in range(self._ticks(hold_s)):
+            yield
+        n_back = self._ticks(REACH_BACK_S)
+        for k in range(n_back - 1, 0, -1):
+            shoulder = p.pos + u * p.radius * 0.5
+            p.hand = shoulder + (target - shoulder) * (k / n_back)
+            yield
+        p.hand = None
+
+    def _lane_target(self, shelf_id: str, lane: int) -> tuple[np.ndarray, float]:
+        s = self.layout.shelf(shelf_id)
+        lp = s.lane_position(lane)
+        return lp[:2] - s.front_normal * 0.03, float(lp[2])     # just over the front edge
+
+    def _pick(self, p: Person, step: Step) -> Iterator[None]:
+        yield from self._go_to_lane(p, step)
+        target, z = self._lane_target(step.shelf, step.lane)
+        grabs = [step.quantity] if step.grab else [1] * step.quantity
+        for q in grabs:
+            def touch(t: float, q: int = q) -> None:
+                lane_items = self.lanes[(step.shelf, step.lane)]
+                if not lane_items:
+                    log.warning('t=%.2f person %d: lane %s/%d is empty, nothing taken',
+                                t, p.id, step.shelf, step.lane)
+                    return
+                taken = [lane_items.pop() for _ in range(min(q, len(lane_items)))]
+                p.basket.extend(taken)
+                delta = -sum(i.weight_g for i in taken)
+                t_lift = t + LIFT_AFTER_TOUCH_S
+                self.lane_actions.append(LaneAction((step.shelf, step.lane), t, [(t_lift, delta)]))
+                self.stock_changed.add((step.shelf, step.lane))
+                self._event(TruthEventRec(t, t_lift + SETTLE_S, KIND_PICK, p.id, 0, step.shelf, step.lane,
+                                          taken[0].product_id, len(taken), delta))
+            yield from self._reach(p, target, z, REACH_HOLD_S + 0.3 * (q - 1), touch)
+            for _ in range(self._ticks(self.rng.uniform(0.3, 0.8))):
+                yield
+
+    def _put_back(self, p: Person, step: Step) -> Iterator[None]:
+        if not p.basket:
+            log.warning('person %d: put_back on %s/%d with empty hands, skipped', p.id, step.shelf, step.lane)
+            return
+        yield from self._go_to_lane(p, step)
+        lane_pid = self.layout.shelf(step.shelf).lanes[step.lane].product_id
+        target, z = self._lane_target(step.shelf, step.lane)
+
+        def touch(t: float) -> None:
+            if not p.basket:
+                return
+            same = [i for i in p.basket if i.product_id == lane_pid]
+            item = same[-1] if same else p.basket[-1]
+            p.basket.remove(item)
+            self.lanes[(step.shelf, step.lane)].append(item)
+            t_put = t + LIFT_AFTER_TOUCH_S
+            self.lane_actions.append(LaneAction((step.shelf, step.lane), t, [(t_put, item.weight_g)]))
+            self.stock_changed.add((step.shelf, step.lane))
+            kind = KIND_PUT_BACK if item.product_id == lane_pid else KIND_PUT_MISPLACED
+            self._event(TruthEventRec(t, t_put + SETTLE_S, kind, p.id, 0, step.shelf, step.lane,
+                                      item.product_id, 1, item.weight_g))
+        yield from self._reach(p, target, z, REACH_HOLD_S, touch)
+
+    def _restock(self, p: Person, step: Step) -> Iterator[None]:
+        yield from self._go_to_lane(p, step)
+        shelf = self.layout.shelf(step.shelf)
+        prod = self.layout.product(shelf.lanes[step.lane].product_id)
+        target, z = self._lane_target(step.shelf, step.lane)
+        room = int((shelf.capacity_kg * 1000.0 * 0.95 - sum(i.weight_g for i in self.lanes[(step.shelf, step.lane)]))
+                   // (prod.unit_weight_g + prod.tolerance_g))
+        n = max(0, min(step.quantity, room))
+        if n < step.quantity:
+            log.warning('staff %d: restock of %s/%d clipped from %d to %d items (cell capacity)',
+                        p.id, step.shelf, step.lane, step.quantity, n)
+        if n == 0:
+            return
+        interval = 0.25
+
+        def touch(t: float) -> None:
+            items = [self._new_item(prod.id) for _ in range(n)]
+            self.lanes[(step.shelf, step.lane)].extend(items)
+            steps = [(t + LIFT_AFTER_TOUCH_S + k * interval, it.weight_g) for k, it in enumerate(items)]
+            self.lane_actions.append(LaneAction((step.shelf, step.lane), t, steps))
+            self.stock_changed.add((step.shelf, step.lane))
+            self._event(TruthEventRec(t, steps[-1][0] + SETTLE_S, KIND_RESTOCK, p.id, 0, step.shelf, step.lane,
+                                      prod.id, n, sum(i.weight_g for i in items)))
+        yield from self._reach(p, target, z, REACH_HOLD_S + interval * n, touch)
+
+    # -- handover
+    def _rendezvous(self, p: Person, giver: int, receiver: int) -> Iterator[None]:
+        key = (giver, receiver)
+        waited = 0.0
+        while key not in self._rdv:
+            if p.id == giver:
+                other = self.people.get(receiver)
+                near = (p.pos + other.pos) / 2 if other is not None and other.inside else p.pos
+                mp = self.planner.meeting_point(near)
+                u = mp - p.pos
+                u = u / np.linalg.norm(u) if np.linalg.norm(u) > 1e-3 else np.array([1.0, 0.0])
+                # the two bodies stand on the free axis through the meeting point
+                for cand in (u, np.array([1.0, 0.0]), np.array([0.0, 1.0])):
+                    a, b = mp - cand * HANDOVER_GAP_M, mp + cand * HANDOVER_GAP_M
+                    if self.planner.free[self.planner.cell(a)] and self.planner.free[self.planner.cell(b)]:
+                        u = cand
+                        break
+                self._rdv[key] = {'mp': mp, 'u': u, 'arrived': set(), 'cancel': False}
+                break
+            waited += self.dt
+            if waited > RENDEZVOUS_TIMEOUT_S:
+                log.warning('person %d: gave up waiting for a handover from %d', p.id, giver)
+                return
+            yield
+        r = self._rdv[key]
+        sign = -1.0 if p.id == giver else 1.0
+        yield from self._walk(p, r['mp'] + sign * r['u'] * HANDOVER_GAP_M)
+        r['arrived'].add(p.id)
+        waited = 0.0
+        while len(r['arrived']) < 2 and not r['cancel']:
+            p.heading = math.atan2(-sign * r['u'][1], -sign * r['u'][0])
+            waited += self.dt
+            if waited > RENDEZVOUS_TIMEOUT_S:
+                log.warning('person %d: handover %s timed out', p.id, key)
+                r['cancel'] = True
+            yield
+        if r['cancel']:
+            return
+        hand = r['mp'] + sign * r['u'] * 0.05
+
+        def touch(t: float) -> None:
+            if p.id != giver:
+                return
+            rec = self.people[receiver]
+            item = p.basket.pop()
+            rec.basket.append(item)
+            self._event(TruthEventRec(t, t + HANDOVER_HOLD_S, KIND_HANDOVER, giver, receiver, '', -1,
+                                      item.product_id, 1, 0.0))
+        yield from self._reach(p, hand, 1.0, HANDOVER_HOLD_S, touch)
+
+    def _handover(self, p: Person, step: Step) -> Iterator[None]:
+        if not p.basket:
+            log.warning('person %d: handover to %d with empty hands, skipped', p.id, step.other)
+            self._rdv[(p.id, step.other)] = {'mp': p.pos, 'u': np.array([1.0, 0.0]), 'arrived': set(),
+                                             'cancel': True}
+            return
+        yield from self._rendezvous(p, p.id, step.other)
+
+    def _receive(self, p: Person, step: Step) -> Iterator[None]:
+        yield from self._rendezvous(p, step.other, p.id)
+
+    # -- checkout
+    def _checkout_step(self, p: Person, step: Step) -> Iterator[None]:
+        yield from self._checkout(p)
+
+    def _checkout(self, p: Person) -> Iterator[None]:
+        zones = self.layout.checkout_zones
+        if not zones:
+            return
+        zone = min(zones, key=lambda z: (self._zone_load[z.id], float(np.linalg.norm(
+            np.array(z.polygon.centroid) - p.pos))))
+        self._zone_load[zone.id] += 1
+        x0, y0, x1, y1 = zone.polygon.bounds
+        target = np.array(zone.polygon.centroid) + self.rng.uniform(-0.15, 0.15, 2) * [x1 - x0, y1 - y0]
+        yield from self._walk(p, target)
+        self._event(TruthEventRec(self.t, self.t, KIND_CHECKOUT, p.id))
+        for _ in range(self._ticks(self.rng.uniform(*self.scn.checkout_dwell_s))):
+            yield
+        p.paid = True
+        self._zone_load[zone.id] -= 1

@@ -1,0 +1,78 @@
+"""Fuse overlapping cameras' floor detections into one measurement per person (no ROS)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ['Measurement', 'fuse']
+
+
+@dataclass(frozen=True)
+class Measurement:
+    x: float                  # [m]
+    y: float                  # [m]
+    sigma: float              # [m] 1-sigma
+    camera: int               # camera index (-1 when fused from several)
+    has_reach: bool
+    reach_x: float            # [m]
+    reach_y: float            # [m]
+    confidence: float = 1.0
+    n_cameras: int = 1
+
+
+def fuse(dets: list[Measurement], radius_m: float) -> list[Measurement]:
+    """Greedy clustering, best (smallest sigma) first: a detection joins the nearest cluster
+    within ``radius_m`` that has no detection of its camera yet. A cluster's position is the
+    inverse-variance weighted mean; its reach point the weighted mean of its members' hands
+    that lie within ``radius_m`` of the best member's hand."""
+    if not dets:
+        return []
+    order = sorted(range(len(dets)), key=lambda i: (dets[i].sigma, -dets[i].confidence))
+    members: list[list[Measurement]] = []
+    cams: list[set[int]] = []
+    means = np.empty((len(dets), 2))
+    wsum = np.empty(len(dets))
+    n = 0
+    r2 = radius_m * radius_m
+    for i in order:
+        d = dets[i]
+        k = -1
+        if n:
+            dd = ((means[:n] - (d.x, d.y)) ** 2).sum(axis=1)
+            for j in np.argsort(dd):
+                if dd[j] > r2:
+                    break
+                if d.camera not in cams[j]:
+                    k = int(j)
+                    break
+        w = 1.0 / (d.sigma * d.sigma)
+        if k < 0:
+            members.append([d])
+            cams.append({d.camera})
+            means[n] = (d.x, d.y)
+            wsum[n] = w
+            n += 1
+        else:
+            members[k].append(d)
+            cams[k].add(d.camera)
+            means[k] = (means[k] * wsum[k] + w * np.array([d.x, d.y])) / (wsum[k] + w)
+            wsum[k] += w
+    out = []
+    for k in range(n):
+        ms = members[k]
+        if len(ms) == 1:
+            out.append(ms[0])
+            continue
+        reach = [m for m in ms if m.has_reach]
+        has = bool(reach)
+        rx, ry = means[k]
+        if has:
+            best = reach[0]  # members are in best-first order
+            close = [m for m in reach if (m.reach_x - best.reach_x) ** 2 + (m.reach_y - best.reach_y) ** 2 <= r2]
+            wr = np.array([1.0 / (m.sigma * m.sigma) for m in close])
+            rx = float(np.dot(wr, [m.reach_x for m in close]) / wr.sum())
+            ry = float(np.dot(wr, [m.reach_y for m in close]) / wr.sum())
+        out.append(Measurement(float(means[k, 0]), float(means[k, 1]), float(1.0 / np.sqrt(wsum[k])), -1, has,
+                               float(rx), float(ry), max(m.confidence for m in ms), len(ms)))
+    return out

@@ -1,0 +1,114 @@
+"""Benchmarks of issue 5: detection time per 320x240 frame and the tracker's CPU share with 100 avatars.
+
+``bench()`` returns ``{'detect_ms_per_frame': ..., 'tracker_core_share_100': ...}``: the mean wall
+time of :class:`BackgroundDetector.detect` on a rendered 320x240 scene with four people (one
+reaching), and the process CPU time of :class:`AvatarTracker.update` per second of stamp time with
+100 avatars at 10 Hz, each seen by two overlapping cameras (a share of one core; 0.25 = target).
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from walkout_core.layout import load_layout
+from walkout_core.tracking.tracker import AvatarTracker, CameraFrame
+from walkout_core.vision.config import DetectorConfig
+from walkout_core.vision.detector import BackgroundDetector, Detection, shelf_mask
+from walkout_core.vision.synthetic import Person, render_background, render_frame
+
+__all__ = ['bench', 'bench_detector', 'bench_tracker', 'main']
+
+
+def bench_detector(frames: int = 300, layout: str = 'small') -> float:
+    """Mean milliseconds per ``detect`` call on 320x240 frames."""
+    lay = load_layout(layout)
+    cam = lay.cameras[0]
+    bg = render_background(cam, lay.shelves)
+    det = BackgroundDetector(cam, DetectorConfig(), shelf_mask(cam, lay.shelves))
+    det.detect(render_frame(cam, bg, (), seed=0), 0.0)
+    fp = cam.footprint.bounds
+    cx, cy = (fp[0] + fp[2]) / 2, (fp[1] + fp[3]) / 2
+    imgs = []
+    for k in range(10):
+        o = 0.05 * k
+        people = (Person(cx - 1.0 + o, cy - 0.6), Person(cx + 0.6, cy + 0.2 + o, colour=(200, 60, 40),
+                                                         hand=(cx + 0.6, cy + 0.9 + o)),
+                  Person(cx - 0.2, cy + 0.8 - o, colour=(40, 180, 60)),
+                  Person(cx + 0.2 + o, cy - 0.9, colour=(220, 200, 40)))
+        imgs.append(render_frame(cam, bg, people, seed=k))
+    for k in range(20):  # warm-up
+        det.detect(imgs[k % 10], 0.1 * (k + 1))
+    t0 = time.perf_counter()
+    for k in range(frames):
+        det.detect(imgs[k % 10], 2.1 + 0.1 * k)
+    return (time.perf_counter() - t0) / frames * 1000.0
+
+
+def bench_tracker(n_avatars: int = 100, seconds: float = 30.0, rate_hz: float = 10.0, layout: str = 'flash') -> float:
+    """CPU seconds per stamp second of ``AvatarTracker.update`` with ``n_avatars`` avatars."""
+    lay = load_layout(layout)
+    tr = AvatarTracker(lay)
+    rng = np.random.default_rng(0)
+    entry = lay.gates_of_kind('entry')[0].polygon.centroid
+    x0, y0, x1, y1 = lay.floor.bounds
+    cols = int(math.ceil(math.sqrt(n_avatars * (x1 - x0) / (y1 - y0))))
+    rows = int(math.ceil(n_avatars / cols))
+    slots = [(x0 + (x1 - x0) * (i + 0.5) / cols, y0 + 0.8 + (y1 - y0 - 1.2) * (j + 0.5) / rows)
+             for j in range(rows) for i in range(cols)][:n_avatars]
+    dt = 1.0 / rate_hz
+    enter_every = 1.0
+    speed = 1.0
+    walk_s = (x1 - x0 + y1 - y0) / speed
+    t_start = 1_780_000_000.0
+
+    def positions(t: float) -> np.ndarray:
+        out = []
+        for k, (sx, sy) in enumerate(slots):
+            u = (t - k * enter_every) * speed / max(0.5, math.hypot(sx - entry[0], sy - entry[1]))
+            if u < 0:
+                out.append((math.nan, math.nan))
+                continue
+            u = min(u, 1.0)
+            px, py = entry[0] + (sx - entry[0]) * u, entry[1] + (sy - entry[1]) * u
+            w = 0.15 * math.sin(0.7 * t + k)
+            out.append((px + w, py + 0.5 * w * math.cos(0.5 * t + k)))
+        return np.array(out)
+
+    def frames(t: float) -> list[CameraFrame]:
+        p = positions(t)
+        dets = [Detection(float(x), float(y), 0.05, 0.22, 0.15, 1.0) for x, y in p if math.isfinite(x)]
+        jit = [Detection(d.x + rng.normal(0, 0.02), d.y + rng.normal(0, 0.02), 0.05, 0.22, 0.15, 1.0) for d in dets]
+        return [CameraFrame('a', True, dets), CameraFrame('b', True, jit)]
+
+    warm = n_avatars * enter_every + walk_s + 2.0
+    t = 0.0
+    while t < warm:
+        tr.update(t_start + t, frames(t))
+        t += dt
+    prepared = []
+    for k in range(int(seconds * rate_hz)):
+        prepared.append((t_start + t, frames(t)))
+        t += dt
+    c0 = time.process_time()
+    n = 0
+    for stamp, fr in prepared:
+        out = tr.update(stamp, fr)
+        n = len(out.avatars)
+    cpu = time.process_time() - c0
+    if n < n_avatars * 0.9:
+        raise RuntimeError(f'tracker benchmark holds {n} avatars, expected about {n_avatars}')
+    return cpu / seconds
+
+
+def bench() -> dict[str, float]:
+    return {'detect_ms_per_frame': round(bench_detector(), 3),
+            'tracker_core_share_100': round(bench_tracker(), 4)}
+
+
+def main(argv: list[str] | None = None) -> int:  # pragma: no cover - manual entry point
+    import json
+    import sys
+    sys.stdout.write(json.dumps(bench()) + '\n')
+    return 0

@@ -1,0 +1,418 @@
+"""Overhead person detection (no ROS): the detector interface and the background-model backend.
+
+Cameras look straight down. A person is a body blob (clothes, head, seen from above); an
+extended arm is a thin protrusion attached to it whose far end is the hand. Pipeline of
+:class:`BackgroundDetector` for one frame:
+
+1. sanity: size, black frame (dead camera), bit-identical frames (frozen camera);
+2. lighting: the background model is scaled by the frame/background brightness ratio measured on
+   the pixels that were background in the previous frame (gain compensation);
+3. foreground: any channel differs from the background by more than ``diff_threshold``; pixels
+   darker than the background with the same chromaticity are shadow;
+4. morphology: opening (noise), closing (holes); an opening wider than an arm gives the bodies,
+   the rest of the foreground is the candidate arms;
+5. bodies: connected components; components on shelves or too small are clutter; large ones
+   are split at the peaks of their distance transform (people standing close);
+6. arms: residual components attached to a body; the hand is the arm pixel farthest from the
+   body centre, not counting pixels at another attached body (crossed arms);
+7. floor: body centroids and hands through the camera's homography;
+8. background update, selective: fast on background, slow on clutter (restocked shelves),
+   almost nil under people (someone standing still for minutes stays foreground).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Protocol
+
+import cv2
+import numpy as np
+
+from walkout_core.vision.config import DetectorConfig
+
+__all__ = ['Detection', 'FrameDetections', 'PersonDetector', 'BackgroundDetector', 'shelf_mask',
+           'make_detector', 'odd_kernel']
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One person seen by one camera: floor frame (metres) and image frame (pixels)."""
+
+    x: float                      # [m]
+    y: float                      # [m]
+    sigma_m: float                # [m] 1-sigma position error
+    radius_m: float               # [m] radius of the body blob
+    area_m2: float                # [m^2]
+    confidence: float             # [0..1]
+    has_reach: bool = False
+    reach_x: float = math.nan     # [m] hand, when has_reach
+    reach_y: float = math.nan     # [m]
+    u: float = math.nan           # [px] body centre in the image
+    v: float = math.nan           # [px]
+    reach_u: float = math.nan     # [px]
+    reach_v: float = math.nan     # [px]
+
+
+@dataclass(frozen=True)
+class FrameDetections:
+    """A detector's answer for one frame."""
+
+    camera_ok: bool
+    detections: tuple[Detection, ...] = ()
+    reason: str = ''              # why the frame is unusable ('' when camera_ok)
+    stats: dict = field(default_factory=dict)
+
+
+class PersonDetector(Protocol):
+    """What every backend offers (background model, ONNX)."""
+
+    def detect(self, image: np.ndarray, stamp_s: float) -> FrameDetections:
+        """One frame (H, W, 3) or (H, W) uint8 captured at ``stamp_s`` -> detections."""
+
+    def reset(self) -> None:
+        """Forget the state (background model, frozen-frame counter)."""
+
+
+def odd_kernel(size_m: float, mpp: float) -> int:
+    """Kernel size in pixels (odd, >= 1) of a length in metres."""
+    k = int(round(size_m / mpp))
+    return max(1, k | 1)
+
+
+def shelf_mask(camera, shelves: Iterable) -> np.ndarray:
+    """uint8 (H, W) mask of the image pixels whose floor point is under a shelf footprint."""
+    mask = np.zeros((camera.height, camera.width), np.uint8)
+    for s in shelves:
+        px = camera.floor_to_image(s.footprint.array)
+        cv2.fillPoly(mask, [np.round(px).astype(np.int32)], 1)
+    return mask
+
+
+class _FrameGuard:
+    """Black and frozen frame detection shared by the backends."""
+
+    def __init__(self, cfg: DetectorConfig, width: int, height: int):
+        self.cfg, self.width, self.height = cfg, width, height
+        self._prev: np.ndarray | None = None
+        self._same = 0
+
+    def reset(self) -> None:
+        self._prev, self._same = None, 0
+
+    def check(self, image: np.ndarray) -> str:
+        """'' when usable, else the reason."""
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
+            return f'not a uint8 image array: {type(image).__name__} {getattr(image, "dtype", "")}'
+        if image.shape[0] != self.height or image.shape[1] != self.width:
+            return f'frame size {image.shape[1]}x{image.shape[0]} differs from the camera {self.width}x{self.height}'
+        if image.ndim == 3 and image.shape[2] not in (1, 3):
+            return f'{image.shape[2]} channels (expected 1 or 3)'
+        if float(image[::4, ::4].mean()) < self.cfg.black_level:
+            return 'black frame'
+        if self._prev is not None and np.array_equal(image, self._prev):
+            self._same += 1
+        else:
+            self._same = 0
+        self._prev = image.copy()
+        if self._same + 1 >= self.cfg.frozen_frames:
+            return f'frozen: {self._same + 1} identical frames'
+        return ''
+
+
+class BackgroundDetector:
+    """Background-model person detector for one overhead camera."""
+
+    def __init__(self, camera, cfg: DetectorConfig | None = None, clutter_mask: np.ndarray | None = None):
+        self.camera = camera
+        self.cfg = cfg or DetectorConfig()
+        self.width, self.height = int(camera.width), int(camera.height)
+        self.mpp = float(camera.metres_per_pixel)
+        c, a = self.cfg, self.mpp * self.mpp
+        self._k_noise = cv2.getStructuringElement(cv2.MORPH_RECT, (odd_kernel(c.noise_kernel_m, self.mpp),) * 2)
+        self._k_close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (odd_kernel(c.close_kernel_m, self.mpp),) * 2)
+        self._k_arm = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (odd_kernel(c.arm_kernel_m, self.mpp),) * 2)
+        self._k_grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (odd_kernel(c.close_kernel_m, self.mpp) + 2,) * 2)
+        self._min_area_px = c.min_person_area_m2 / a
+        self._split_area_px = c.split_area_factor * c.person_area_m2 / a
+        self._min_r_px = c.min_body_radius_m / self.mpp
+        self._min_sep_px = c.min_person_separation_m / self.mpp
+        self._k_peak = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (odd_kernel(c.min_person_separation_m, self.mpp),) * 2)
+        self._min_arm_area_px = c.min_arm_area_m2 / a
+        self._k3 = np.ones((3, 3), np.uint8)
+        self._band_px = c.arm_band_m / self.mpp
+        self._hand_px = c.hand_offset_m / self.mpp
+        self._min_arm_len_px = c.min_arm_length_m / self.mpp
+        self._max_arm_len_px = c.max_arm_length_m / self.mpp
+        self._clutter = (clutter_mask.astype(bool) if clutter_mask is not None
+                         else np.zeros((self.height, self.width), bool))
+        self._guard = _FrameGuard(c, self.width, self.height)
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        self._bg: np.ndarray | None = None
+        self._bg_px: np.ndarray | None = None  # previous frame's background pixels (bool)
+        self._last_t: float | None = None
+        self._guard.reset()
+        self.last_foreground: np.ndarray | None = None
+        self.gain = np.ones(3, np.float32)
+
+    @property
+    def background(self) -> np.ndarray | None:
+        return self._bg
+
+    # ------------------------------------------------------------------ per frame
+    def detect(self, image: np.ndarray, stamp_s: float) -> FrameDetections:
+        reason = self._guard.check(image)
+        if reason:
+            return FrameDetections(False, (), reason)
+        if not math.isfinite(stamp_s):
+            return FrameDetections(False, (), f'stamp {stamp_s!r} is not finite')
+        f = image if image.ndim == 3 and image.shape[2] == 3 else (image if image.ndim == 2 else image[:, :, 0])
+        if self._bg is None or self._bg.shape != f.shape:
+            self._bg = f.astype(np.float32)
+            self._bg_px = np.ones(f.shape[:2], np.uint8)
+            self._last_t = stamp_s
+            return FrameDetections(True, (), '', {'initialised': True})
+        dt = stamp_s - self._last_t if self._last_t is not None else 0.0
+        dt = max(0.0, dt)
+        self._last_t = max(stamp_s, self._last_t or stamp_s)
+        self._compensate_gain(f)
+        fg = self._foreground(f)
+        body = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._k_arm)
+        n, labels, stats, cents = cv2.connectedComponentsWithStatsWithAlgorithm(body, 8, cv2.CV_32S, cv2.CCL_SAUF)
+        persons = self._bodies(n, labels, stats, cents)
+        person_lut = np.zeros(n, np.uint8)
+        for p in persons:
+            person_lut[p['label']] = 1
+        person_px = person_lut[labels]
+        arms = cv2.subtract(fg, person_px)  # all foreground but accepted bodies: arms, hands, slivers
+        hands = self._arms(arms, labels, persons, person_px)
+        self._update_background(f, fg, person_px, dt)
+        self.last_foreground = fg
+        return FrameDetections(True, self._to_floor(persons, hands), '',
+                               {'foreground_px': int(np.count_nonzero(fg)), 'gain': float(np.mean(self.gain))})
+
+    # ------------------------------------------------------------------ steps
+    def _compensate_gain(self, f: np.ndarray) -> None:
+        if not self.cfg.gain_compensation:
+            return
+        if cv2.countNonZero(self._bg_px) < 200:
+            return
+        nch = 1 if f.ndim == 2 else f.shape[2]
+        mf = np.array(cv2.mean(f, mask=self._bg_px)[:nch])
+        mb = np.array(cv2.mean(self._bg, mask=self._bg_px)[:nch])
+        g = np.clip(mf / np.maximum(mb, 1e-3), 1.0 / self.cfg.gain_limit, self.cfg.gain_limit).astype(np.float32)
+        self.gain = g
+        if np.any(np.abs(g - 1.0) > 2e-3):  # below: noise, the slow update follows
+            cv2.multiply(self._bg, tuple(float(v) for v in g) + (1.0,) * (4 - nch), dst=self._bg)
+        else:
+            self.gain = np.ones(nch, np.float32)
+
+    def _foreground(self, f: np.ndarray) -> np.ndarray:
+        c = self.cfg
+        diff = cv2.absdiff(f, cv2.convertScaleAbs(self._bg))
+        if diff.ndim == 3:
+            ch = cv2.split(diff)
+            d = cv2.max(cv2.max(ch[0], ch[1]), ch[2])
+        else:
+            d = diff
+        fg = cv2.threshold(d, c.diff_threshold, 1, cv2.THRESH_BINARY)[1]
+        if c.shadow_suppression and f.ndim == 3:
+            ys, xs = np.nonzero(fg)
+            if ys.size:
+                pf, pb = f[ys, xs].astype(np.float32), self._bg[ys, xs]
+                sf, sb = pf.sum(axis=1) + 1e-3, pb.sum(axis=1) + 1e-3
+                ratio = sf / sb
+                chroma = np.abs(pf / sf[:, None] - pb / sb[:, None]).max(axis=1)
+                shadow = (ratio >= c.shadow_min_ratio) & (ratio <= c.shadow_max_ratio) & (chroma <= c.shadow_chroma_tol)
+                fg[ys[shadow], xs[shadow]] = 0
+        if self._k_noise.shape[0] > 1:
+            fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._k_noise)
+        if self._k_close.shape[0] > 1:
+            fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, self._k_close)
+        return fg
+
+    def _bodies(self, n: int, labels: np.ndarray, stats: np.ndarray, cents: np.ndarray) -> list[dict]:
+        out = []
+        b = self.cfg.border_margin_px
+        for i in range(1, n):
+            x, y, w, h, area = (int(v) for v in stats[i])
+            if area < self._min_area_px:
+                continue
+            cx, cy = cents[i]
+            if self._clutter[min(int(cy), self.height - 1), min(int(cx), self.width - 1)]:
+                sub = labels[y:y + h, x:x + w] == i
+                if np.count_nonzero(self._clutter[y:y + h, x:x + w] & sub) > 0.5 * area:
+                    continue
+            cut = x <= b or y <= b or x + w >= self.width - b or y + h >= self.height - b
+            parts = self._split(labels, i, x, y, w, h) if area > self._split_area_px else None
+            if not parts:
+                parts = [(float(cx), float(cy), float(area))]
+            for (u, v, a) in parts:
+                out.append({'label': i, 'u': u, 'v': v, 'area': a, 'cut': cut})
+        return out
+
+    def _split(self, labels: np.ndarray, i: int, x: int, y: int, w: int, h: int
+               ) -> list[tuple[float, float, float]] | None:
+        """Peaks of the distance transform of one large blob -> [(u, v, area_px)] or None (one person)."""
+        sub = (labels[y:y + h, x:x + w] == i).astype(np.uint8)
+        dist = cv2.distanceTransform(cv2.copyMakeBorder(sub, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0),
+                                     cv2.DIST_L2, 5)[1:-1, 1:-1]
+        dil = cv2.dilate(dist, self._k_peak)
+        ys, xs = np.nonzero((dist >= dil - 1e-3) & (dist >= self._min_r_px))
+        if ys.size < 2:
+            return None
+        order = np.argsort(-dist[ys, xs])
+        peaks: list[tuple[int, int]] = []
+        for k in order:
+            py, px = int(ys[k]), int(xs[k])
+            if all((px - qx) ** 2 + (py - qy) ** 2 >= self._min_sep_px ** 2 for qx, qy in peaks):
+                peaks.append((px, py))
+        if len(peaks) < 2:
+            return None
+        py_, px_ = np.nonzero(sub)
+        P = np.array(peaks, float)
+        r = dist[P[:, 1].astype(int), P[:, 0].astype(int)]
+        d = np.hypot(px_[:, None] - P[None, :, 0], py_[:, None] - P[None, :, 1]) - r[None, :]
+        owner = np.argmin(d, axis=1)
+        out = []
+        for k in range(len(peaks)):
+            m = owner == k
+            if np.count_nonzero(m) < self._min_area_px:
+                continue
+            out.append((float(px_[m].mean()) + x, float(py_[m].mean()) + y, float(np.count_nonzero(m))))
+        return out if len(out) >= 2 else None
+
+    def _arms(self, arms: np.ndarray, body_labels: np.ndarray, persons: list[dict], person_px: np.ndarray
+              ) -> dict[int, tuple[float, float]]:
+        """Person index -> hand pixel (u, v) for persons with an extended arm."""
+        if not persons:
+            return {}
+        # only near people: the box around them grown by an arm's length
+        reach = self._max_arm_len_px
+        us = [p['u'] for p in persons]
+        vs = [p['v'] for p in persons]
+        ox, oy = max(0, int(min(us) - reach)), max(0, int(min(vs) - reach))
+        ex, ey = min(self.width, int(max(us) + reach) + 1), min(self.height, int(max(vs) + reach) + 1)
+        roi = arms[oy:ey, ox:ex]
+        if not roi.any():
+            return {}
+        n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(roi, 8, cv2.CV_32S, cv2.CCL_SAUF)
+        stats = stats.copy()
+        stats[:, 0] += ox
+        stats[:, 1] += oy
+        if ox or oy or ex < self.width or ey < self.height:
+            full = np.zeros((self.height, self.width), np.int32)
+            full[oy:ey, ox:ex] = labels
+            labels = full
+        centres = np.array([[p['u'], p['v']] for p in persons])
+        person_label = np.array([p['label'] for p in persons])
+        radii = np.sqrt(np.array([p['area'] for p in persons]) / math.pi)
+        best: dict[int, tuple[float, float, float]] = {}
+        for i in range(1, n):
+            x, y, w, h, area = (int(v) for v in stats[i])
+            if area < self._min_arm_area_px:
+                continue
+            # persons whose centre is within arm's reach of the component's box
+            near = np.nonzero((centres[:, 0] >= x - reach) & (centres[:, 0] <= x + w + reach)
+                              & (centres[:, 1] >= y - reach) & (centres[:, 1] <= y + h + reach))[0]
+            if near.size == 0:
+                continue
+            comp = (labels[y:y + h, x:x + w] == i)
+            ys, xs = np.nonzero(comp)
+            # bodies the arm touches (its pixels grown by 2 px)
+            x0, y0, x1, y1 = max(0, x - 2), max(0, y - 2), min(self.width, x + w + 2), min(self.height, y + h + 2)
+            grown = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            grown[y - y0:y - y0 + h, x - x0:x - x0 + w] = comp
+            grown = cv2.dilate(grown, self._k3)
+            touched = np.unique(body_labels[y0:y1, x0:x1][grown != 0])
+            near = near[np.isin(person_label[near], touched[touched > 0])]
+            if near.size == 0:
+                continue
+            xs, ys = xs + x, ys + y
+            d = np.hypot(xs[:, None] - centres[None, near, 0], ys[:, None] - centres[None, near, 1])
+            dmin = d.min(axis=0)
+            attached = [j for j, k in enumerate(near) if dmin[j] <= 1.8 * radii[k] + 2.0]
+            for j in attached:
+                k = int(near[j])
+                ok = d[:, j] <= reach
+                for jj in attached:  # pixels at another attached body belong to that body's arm root
+                    if jj != j:
+                        ok &= d[:, jj] > 1.8 * radii[int(near[jj])] + 2.0
+                if not ok.any():
+                    continue
+                far = int(np.argmax(np.where(ok, d[:, j], -1.0)))
+                length = d[far, j] - dmin[j]
+                if length < self._min_arm_len_px:
+                    continue
+                # arm axis: from its root (pixels nearest the body) to the mean of its outer half; the
+                # hand is the farthest pixel along it within a band (ignores clutter touching the hand)
+                root = ok & (d[:, j] <= dmin[j] + 0.25 * length)
+                outer = ok & (d[:, j] >= dmin[j] + 0.5 * length)
+                if not root.any() or not outer.any():
+                    continue
+                ru, rv = float(xs[root].mean()), float(ys[root].mean())
+                du, dv = float(xs[outer].mean()) - ru, float(ys[outer].mean()) - rv
+                nrm = math.hypot(du, dv)
+                if nrm < 1e-6:
+                    continue
+                du, dv = du / nrm, dv / nrm
+                along = (xs - ru) * du + (ys - rv) * dv
+                band = ok & (np.abs((xs - ru) * -dv + (ys - rv) * du) <= self._band_px)
+                if not band.any():
+                    continue
+                tip = float(np.max(np.where(band, along, -1e9))) - self._hand_px
+                hu, hv = ru + du * tip, rv + dv * tip
+                dist = math.hypot(hu - centres[k, 0], hv - centres[k, 1])
+                if dist - dmin[j] < self._min_arm_len_px - self._hand_px:
+                    continue
+                if k not in best or dist > best[k][2]:
+                    best[k] = (hu, hv, dist)
+                sl = person_px[y:y + h, x:x + w]
+                sl[comp] = 1
+        return {k: (u, v) for k, (u, v, _) in best.items()}
+
+    def _update_background(self, f: np.ndarray, fg: np.ndarray, person_px: np.ndarray, dt: float) -> None:
+        c = self.cfg
+        person = cv2.dilate(person_px, self._k_grow)
+        fgd = cv2.dilate(fg, self._k_grow)
+        bg_mask = (fgd == 0).astype(np.uint8)
+        clutter = ((fgd != 0) & (person == 0)).astype(np.uint8)
+        for mask, tau in ((bg_mask, c.bg_time_constant_s), (clutter, c.bg_clutter_time_constant_s),
+                          (person, c.bg_person_time_constant_s)):
+            alpha = 1.0 - math.exp(-dt / tau) if dt > 0 else 0.0
+            if alpha > 0:
+                cv2.accumulateWeighted(f, self._bg, alpha, mask)
+        self._bg_px = bg_mask
+
+    def _to_floor(self, persons: list[dict], hands: dict[int, tuple[float, float]]) -> tuple[Detection, ...]:
+        if not persons:
+            return ()
+        c = self.cfg
+        uv = np.array([[p['u'], p['v']] for p in persons])
+        xy = self.camera.image_to_floor(uv + 0.5)  # pixel centres
+        huv = np.array([hands.get(k, (p['u'], p['v'])) for k, p in enumerate(persons)], float)
+        hxy = self.camera.image_to_floor(huv + 0.5)
+        out = []
+        a = self.mpp * self.mpp
+        for k, p in enumerate(persons):
+            area_m2 = p['area'] * a
+            has = k in hands
+            out.append(Detection(
+                x=float(xy[k, 0]), y=float(xy[k, 1]),
+                sigma_m=c.border_sigma_m if p['cut'] else c.position_sigma_m,
+                radius_m=float(math.sqrt(area_m2 / math.pi)), area_m2=float(area_m2),
+                confidence=float(min(1.0, area_m2 / c.person_area_m2)),
+                has_reach=has, reach_x=float(hxy[k, 0]) if has else float(xy[k, 0]),
+                reach_y=float(hxy[k, 1]) if has else float(xy[k, 1]),
+                u=p['u'], v=p['v'], reach_u=float(huv[k, 0]), reach_v=float(huv[k, 1])))
+        return tuple(out)
+
+
+def make_detector(camera, cfg: DetectorConfig, shelves: Iterable = ()) -> PersonDetector:
+    """The backend ``cfg.backend`` for one camera."""
+    if cfg.backend == 'onnx':
+        from walkout_core.vision.onnx_detector import OnnxDetector
+        return OnnxDetector(camera, cfg)
+    return BackgroundDetector(camera, cfg, clutter_mask=shelf_mask(camera, shelves))

@@ -145,10 +145,18 @@ class ReplayResult:
     cpu_s: dict[str, float] = field(default_factory=dict)
     player_error: str | None = None
     started_executables: list[str] = field(default_factory=list)
+    process_cpu_s: float | None = None      # CPU time of this process during the replay (lock step)
 
     @property
     def realtime_factor(self) -> float | None:
+        """Bag seconds per wall second of the replay."""
         return self.bag_duration_s / self.wall_s if self.wall_s > 0 and self.bag_duration_s > 0 else None
+
+    @property
+    def realtime_factor_cpu(self) -> float | None:
+        """Bag seconds per CPU second of the replay (what an otherwise idle core would reach)."""
+        c = self.process_cpu_s
+        return self.bag_duration_s / c if c and self.bag_duration_s > 0 else None
 
 
 def _fresh_state(specs: list, tmp: Path) -> list:
@@ -223,43 +231,91 @@ def drain(executor: Any, idle_s: float = 0.002, max_s: float | None = None) -> i
     return n
 
 
-def take_pass(nodes: list[Any], cpu: dict[str, float] | None = None) -> int:
-    """One pass over the nodes in data-flow order: take every queued message of every subscription
-    and run its callback (no wait set: far cheaper than an executor round per message in rclpy).
-    Returns the number of messages handled; adds each node's callback CPU time [s] to ``cpu``."""
+def _call(fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001 - one node's bug must not stop the replay
+        _report_callback_error(exc)
+        return None
+
+
+def _take_node(node: Any) -> int:
+    """Run the work queued for one node: messages, due timers, service requests, client responses."""
     from rclpy.subscription import Subscription
     n = 0
-    for node in nodes:
-        c0 = time.thread_time() if cpu is not None else 0.0
-        for sub in list(node.subscriptions):
-            while True:
-                try:
-                    with sub.handle:
-                        got = sub.handle.take_message(sub.msg_type, sub.raw)
-                except Exception:  # noqa: BLE001 - InvalidHandle: destroyed meanwhile
-                    break
-                if got is None:
-                    break
-                n += 1
-                try:
-                    if sub._callback_type is Subscription.CallbackType.MessageOnly:  # noqa: SLF001
-                        sub.callback(got[0])
-                    else:
-                        sub.callback(*got)
-                except Exception as exc:  # noqa: BLE001 - one node's bug must not stop the replay
-                    _report_callback_error(exc)
-        if cpu is not None:
-            name = node.get_name()
-            cpu[name] = cpu.get(name, 0.0) + time.thread_time() - c0
+    for sub in list(node.subscriptions):
+        while True:
+            try:
+                with sub.handle:
+                    got = sub.handle.take_message(sub.msg_type, sub.raw)
+            except Exception:  # noqa: BLE001 - InvalidHandle: destroyed meanwhile
+                break
+            if got is None:
+                break
+            n += 1
+            if sub._callback_type is Subscription.CallbackType.MessageOnly:  # noqa: SLF001
+                _call(sub.callback, got[0])
+            else:
+                _call(sub.callback, *got)
+    for tmr in list(node.timers):
+        try:
+            ready = tmr.is_ready()
+        except Exception:  # noqa: BLE001 - destroyed meanwhile
+            continue
+        if ready:
+            with tmr.handle:
+                tmr.handle.call_timer()
+            n += 1
+            _call(tmr.callback)
+    for srv in list(node.services):
+        while True:
+            with srv.handle:
+                got = srv.handle.service_take_request(srv.srv_type.Request)
+            if got is None or got[1] is None:
+                break
+            n += 1
+            response = _call(srv.callback, got[0], srv.srv_type.Response())
+            if response is not None:
+                srv.send_response(response, got[1])
+    for client in list(node.clients):
+        while True:
+            with client.handle:
+                got = client.handle.take_response(client.srv_type.Response)
+            if got is None or got[0] is None:
+                break
+            n += 1
+            try:
+                future = client.get_pending_request(got[0].request_id.sequence_number)
+            except KeyError:
+                continue
+            _call(future.set_result, got[1])
     return n
 
 
-def settle(nodes: list[Any], executor: Any, idle_s: float = 0.001, cpu: dict[str, float] | None = None) -> None:
-    """Lock step: run the graph until it is idle (subscriptions by :func:`take_pass`, then timers,
-    services and clients by the executor)."""
+def take_pass(nodes: list[Any], cpu: dict[str, float] | None = None) -> int:
+    """One pass over the nodes in data-flow order running everything they have queued (no wait set:
+    far cheaper than an executor round per message in rclpy). Returns the amount of work done;
+    adds each node's callback CPU time [s] to ``cpu``."""
+    n = 0
+    for node in nodes:
+        c0 = time.thread_time() if cpu is not None else 0.0
+        k = _take_node(node)
+        if cpu is not None and k:
+            name = node.get_name()
+            cpu[name] = cpu.get(name, 0.0) + time.thread_time() - c0
+        n += k
+    return n
+
+
+def settle(nodes: list[Any], executor: Any | None = None, idle_s: float = 0.0,
+           cpu: dict[str, float] | None = None) -> None:
+    """Lock step: run the graph until it is idle (:func:`take_pass`; with ``executor``, also an
+    executor round with ``idle_s`` for anything else: guard conditions, QoS events; an rclpy wait
+    set costs milliseconds, so the replay asks for it once per bag second only)."""
     while True:
         moved = take_pass(nodes, cpu)
-        moved += drain(executor, idle_s=0.0 if moved else idle_s)
+        if not moved and executor is not None:
+            moved = drain(executor, idle_s=idle_s)
         if not moved:
             return
 
@@ -347,21 +403,35 @@ def replay(bag: str | Path, layout: str | None = None, *, rate: float = 0.0, max
             player.wall_started = t_start
             nodes = list(graph.nodes.values())
             node_cpu: dict[str, float] = {}
+            steps = 0
+            per_executor_round = max(1, int(round(1.0 / chunk_s)))
+            cpu_start = time.process_time()
             for topic, t_ns, data in player.source.messages():
                 if chunk_start is None:
                     chunk_start = t_ns
                 elif t_ns - chunk_start >= chunk_ns:
                     player.wait_for_acks()
-                    settle(nodes, graph.executor, cpu=node_cpu)
+                    steps += 1
+                    settle(nodes, graph.executor if steps % per_executor_round == 0 else None, cpu=node_cpu)
                     chunk_start = t_ns
-                c0 = time.thread_time()
+                c0 = time.perf_counter()
                 player.publish(topic, t_ns, data)
-                node_cpu['bag_player'] = node_cpu.get('bag_player', 0.0) + time.thread_time() - c0
+                node_cpu['bag_player'] = node_cpu.get('bag_player', 0.0) + time.perf_counter() - c0
             player.wait_for_acks()
             settle(nodes, graph.executor, cpu=node_cpu)
             player.wall_finished = time.monotonic()
-            settle(nodes, graph.executor, idle_s=0.05, cpu=node_cpu)   # the graph's last words
+            replay_cpu_s = time.process_time() - cpu_start
             t_end = time.monotonic()
+            # the graph's last words (wall-clock idle flushes of some nodes): until quiet for quiet_s
+            t_tail = time.monotonic()
+            while time.monotonic() - t_tail < max_tail_s:
+                settle(nodes, graph.executor, idle_s=0.05, cpu=node_cpu)
+                with lock:
+                    last = activity[0]
+                if time.monotonic() - max(last, t_tail) >= quiet_s:
+                    break
+                time.sleep(0.02)
+
         else:
             player.start()
             while not player.done.wait(0.2):
@@ -377,6 +447,8 @@ def replay(bag: str | Path, layout: str | None = None, *, rate: float = 0.0, max
             with lock:
                 t_end = max(activity[0], player.wall_finished or t_played)
         cpu = dict(node_cpu) if lockstep else {}
+        if not lockstep:
+            replay_cpu_s = None
         if procs is not None:
             cpu = {k: v - cpu0.get(k, 0.0) for k, v in procs.cpu_seconds().items()}
         first = player._first_ns  # noqa: SLF001 - the eval owns this player
@@ -387,7 +459,7 @@ def replay(bag: str | Path, layout: str | None = None, *, rate: float = 0.0, max
                             bag_duration_s=duration, wall_s=max(1e-9, t_end - t_start), published=player.published,
                             waited_for_graph_s=player.waited_for_graph_s, cpu_s=cpu,
                             player_error=None if player.error is None else str(player.error),
-                            started_executables=sorted(started_exec))
+                            started_executables=sorted(started_exec), process_cpu_s=replay_cpu_s)
     finally:
         if player is not None:
             player.stop()

@@ -30,12 +30,48 @@ class NodeUnavailable(RuntimeError):
     """A node's module or class cannot be loaded."""
 
 
-def load_node_class(executable: str, package: str = 'walkout_nodes') -> type:
-    """``walkout_nodes.<executable>.NODE_CLASS``; :class:`NodeUnavailable` with the reason otherwise."""
+def _shared_layout_loader() -> Any:
+    """``walkout_core.layout.load_layout`` memoised per file (path, mtime) for nodes in one process.
+
+    A layout is immutable (frozen dataclasses), so the nodes of one process can share it; the
+    flash layout takes ~0.7 s to parse, and the flash graph has ~66 nodes.
+    """
+    import walkout_core.layout as layout_mod
+    current = layout_mod.load_layout
+    if getattr(current, 'walkout_shared', False):
+        return current
+    cache: dict[tuple[str, int], Any] = {}
+    lock = threading.Lock()
+
+    def load_layout(name_or_path: Any) -> Any:
+        path = layout_mod.resolve_layout_path(name_or_path)
+        try:
+            key = (str(path.resolve()), path.stat().st_mtime_ns)
+        except OSError:
+            return current(name_or_path)        # the original error message
+        with lock:
+            if key not in cache:
+                cache[key] = current(name_or_path)
+            return cache[key]
+    load_layout.walkout_shared = True  # type: ignore[attr-defined]
+    load_layout.original = current  # type: ignore[attr-defined]
+    layout_mod.load_layout = load_layout
+    return load_layout
+
+
+def load_node_class(executable: str, package: str = 'walkout_nodes', share_layouts: bool = False) -> type:
+    """``walkout_nodes.<executable>.NODE_CLASS``; :class:`NodeUnavailable` with the reason otherwise.
+
+    ``share_layouts``: the module's ``load_layout`` becomes the per-process memoised one.
+    """
     try:
         module = importlib.import_module(f'{package}.{executable}')
     except ImportError as exc:
         raise NodeUnavailable(f'{package}.{executable} cannot be imported: {exc}') from exc
+    if share_layouts:
+        shared = _shared_layout_loader()
+        if getattr(module, 'load_layout', None) is getattr(shared, 'original', None):
+            module.load_layout = shared
     cls = getattr(module, 'NODE_CLASS', None)
     if cls is None:
         raise NodeUnavailable(f'{package}.{executable} has no NODE_CLASS')
@@ -83,7 +119,7 @@ class InProcessGraph:
             self.executor = MultiThreadedExecutor(num_threads=num_threads or max(2, os.cpu_count() or 2), **kw)
         for spec in specs:
             try:
-                cls = load_node_class(spec.executable, spec.package)
+                cls = load_node_class(spec.executable, spec.package, share_layouts=True)
                 extra = dict(node_kwargs or {})
                 if context is not None:
                     extra['context'] = context

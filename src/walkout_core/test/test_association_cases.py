@@ -226,3 +226,23 @@ def test_a_stalled_avatar_stream_still_decides_after_max_wait():
     a.add_shelf_event(shelf_event(LAYOUT, 'y', 20.0, S1, 0, delay_s=0.5))
     out = a.advance()
     assert [c.shelf_event_id for c in out] == ['x'] and out[0].needs_review
+
+
+def test_handover_with_only_the_givers_hand_seen():
+    # the detector misses the receiver's hand: the giver's hand reaching the receiver's body is enough
+    s = Script().avatar(1, (0, (1.4, 5.0)), (12, (1.4, 5.0)), (14, (2.12, 4.67)))
+    s.avatar(2, (0, (1.6, 4.2)))
+    s.reach(1, 4.6, 5.5, front(0))
+    for t0 in (16.5, 17.2, 17.8):        # flickering detections
+        s.reach(1, t0, t0 + 0.45, (1.89, 4.47))
+    a, ch = run(s, [shelf_event(LAYOUT, 'a', 5.0, S1, 0)])
+    ho = sorted((c.cause, c.avatar_id, c.quantity) for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT))
+    assert ho == [(Cause.HANDOVER_IN, 2, 1), (Cause.HANDOVER_OUT, 1, -1)]
+
+
+def test_a_hand_reaching_a_shelf_next_to_someone_is_no_handover():
+    s = Script().avatar(1, (0, (1.4, 5.0))).avatar(2, (0, (1.8, 5.1)))
+    s.reach(1, 4.6, 5.5, front(0))
+    s.reach(2, 9.0, 11.0, front(1))       # 2 reaches the shelf right beside 1's body
+    _, ch = run(s, [shelf_event(LAYOUT, 'a', 5.0, S1, 0), shelf_event(LAYOUT, 'b', 10.0, S1, 1)])
+    assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]

@@ -56,6 +56,7 @@ class CheckoutNode(Node):
         self.baskets: dict[int, BasketView] = {}
         self.visits: dict[int, _Visit] = {}
         self.left_alerted: set[int] = set()
+        self.paid: set[int] = set()
         self.t = 0.0
         self._tablet_shown: dict[str, tuple] = {}
         self._tablets = {z.id: self.create_publisher(TabletCart, z.tablet_topic, LATCHED_QOS)
@@ -114,6 +115,8 @@ class CheckoutNode(Node):
                 v.exited_t = t
         self._simulate(t)
         self._check_left(t)
+        for aid in [k for k in self.left_alerted if k in self.visits]:
+            del self.visits[aid]               # exited and checked: the tracker never reuses an id
         self._refresh_tablets()
 
     # ------------------------------------------------------------------ simulated terminal and staff
@@ -124,7 +127,7 @@ class CheckoutNode(Node):
             if not v.zone or v.is_staff or v.exited_t is not None:
                 continue
             b = self.baskets.get(aid)
-            if b is None or b.is_empty or self.receipts.by_avatar(aid) is not None:
+            if b is None or b.is_empty or self._has_receipt(aid):
                 continue
             dwell = t - v.entered_t
             age_s = self.cfg.simulated_staff_age_check_s or (
@@ -138,6 +141,14 @@ class CheckoutNode(Node):
                 out = self._pay(f'sim:{aid}', v.zone, aid, pin, t)
                 if out.status != PaymentStatus.PAID:
                     self.diag.count(f'sim_payment_status_{out.status}')
+
+    def _has_receipt(self, avatar_id: int) -> bool:
+        if avatar_id in self.paid:
+            return True
+        if self.receipts.by_avatar(avatar_id) is not None:
+            self.paid.add(avatar_id)
+            return True
+        return False
 
     def _request_age_approval(self, avatar_id: int) -> bool:
         if not self._age_client.service_is_ready():
@@ -153,7 +164,7 @@ class CheckoutNode(Node):
                 continue
             self.left_alerted.add(aid)
             b = self.baskets.get(aid)
-            if should_alert_left_without_paying(b, v.is_staff, self.receipts.by_avatar(aid) is not None):
+            if should_alert_left_without_paying(b, v.is_staff, self._has_receipt(aid)):
                 assert b is not None
                 a = AlertInfo(alert_id=left_alert_id(aid), kind=AlertKind.LEFT_WITHOUT_PAYING,
                               message=f'avatar {aid} left with an unpaid basket of {b.total:.2f} {b.currency}',
@@ -191,7 +202,7 @@ class CheckoutNode(Node):
 
     def _show_tablet(self, zone: str, avatar_id: int | None, force: bool = False) -> None:
         b = self.baskets.get(avatar_id) if avatar_id is not None else None
-        paid = avatar_id is not None and self.receipts.by_avatar(avatar_id) is not None
+        paid = avatar_id is not None and self._has_receipt(avatar_id)
         key = (avatar_id, b, paid)
         if not force and self._tablet_shown.get(zone) == key:
             return

@@ -72,6 +72,7 @@ class ShelfEventNode(Node):
         self.pub_alerts = self.create_publisher(StoreAlert, '/alerts', EVENT_QOS)
         self.sub = self.create_subscription(LoadCellReadings, '/shelves/load_cells', self._on_readings,
                                             sensor_qos(self.cfg.reliable_sensors))
+        self._open_faults: set[str] = set()
         self.add_on_set_parameters_callback(self._on_params)
         self.get_logger().info(f'layout {self.layout.name!r}: {self.layout.n_load_cells} load cells on '
                                f'{len(self.pipeline.blocks)} controllers')
@@ -94,6 +95,9 @@ class ShelfEventNode(Node):
 
     def _on_readings(self, msg: LoadCellReadings) -> None:
         self.diag.count('readings')
+        if self.diag.counters['readings'] % 200 == 1:
+            for k, v in self.pipeline.stats().items():
+                self.diag.counters[f'pipeline_{k}'] = v
         try:
             events, alerts = self.pipeline.update(
                 msg.controller_id, stamp_to_sec(msg.header.stamp),
@@ -115,9 +119,12 @@ class ShelfEventNode(Node):
             self.diag.count(f'alerts_{a.kind.lower()}_{a.state.lower()}')
             if a.kind == 'SENSOR_FAULT':
                 if a.state == 'OPEN':
+                    self._open_faults.add(a.alert_id)
                     self.diag.problem('sensor_fault', a.message)
                 else:
-                    self.diag.clear('sensor_fault')
+                    self._open_faults.discard(a.alert_id)
+                    if not self._open_faults:
+                        self.diag.clear('sensor_fault')
 
 
 NODE_CLASS = ShelfEventNode

@@ -26,7 +26,8 @@ from walkout_core.tracking.sync import StampSynchroniser
 from walkout_core.tracking.tracker import (STATE_EXITED, TRACK_DELETED, AvatarTracker, CameraFrame,
                                            TrackerInputError, TrackerOutput)
 from walkout_msgs.msg import Avatar, AvatarArray, PersonDetectionArray
-from walkout_nodes.common import EVENT_QOS, Diagnostics, declare_config, sec_to_stamp, sensor_qos, stamp_to_sec
+from walkout_nodes.common import EVENT_QOS, declare_config, sec_to_stamp, sensor_qos, stamp_to_sec
+from walkout_nodes.image_conv import VisionDiagnostics
 
 __all__ = ['TrackerNode', 'NODE_CLASS', 'CONFIG_CLASS', 'avatars_to_msg', 'layout_markers', 'avatar_markers', 'main']
 
@@ -141,7 +142,7 @@ class TrackerNode(Node):
         self.camera_ids = [cam.id for cam in self.layout.cameras]
         self.tracker = AvatarTracker(self.layout, c)
         self.sync = StampSynchroniser(self.camera_ids, c.latency_window_s, c.camera_dead_after_s, c.sync_tolerance_s)
-        self.diag = Diagnostics(self, 'tracker')
+        self.diag = VisionDiagnostics(self, 'tracker')
         self.pub = self.create_publisher(AvatarArray, '/tracking/avatars', EVENT_QOS)
         self.pub_markers = self.create_publisher(MarkerArray, '/tracking/markers', 10)
         qos = sensor_qos(c.reliable_sensors)
@@ -150,6 +151,7 @@ class TrackerNode(Node):
                      for cid in self.camera_ids]
         self._last_layout_markers: float | None = None
         self.updates = 0
+        self.received = 0
         self.add_on_set_parameters_callback(self._on_params)
 
     def _on_params(self, params) -> SetParametersResult:
@@ -170,6 +172,7 @@ class TrackerNode(Node):
         return SetParametersResult(successful=True)
 
     def _on_detections(self, topic_cam: str, msg: PersonDetectionArray) -> None:
+        self.received += 1
         if msg.camera_id and msg.camera_id != topic_cam:
             self.diag.problem('camera_id', f'detections on /camera/{topic_cam}/detections name camera '
                               f'{msg.camera_id!r}: dropped')

@@ -80,7 +80,10 @@ class Associator:
             return False
         self._seen_events.add(ev.event_id)
         self._max_input_t = max(self._max_input_t, ev.decided_t)
-        self._push(ev.t, ev)
+        # a faulty cell's event looks further after its stamp, so it waits that much longer
+        extra = (self.cfg.sensor_fault_time_scale - 1.0) * self.cfg.window_after_s \
+            if ev.flags & ShelfFlag.SENSOR_FAULT else 0.0
+        self._push(ev.t + extra, ev)
         return True
 
     def apply_external(self, change: BasketChange) -> None:
@@ -124,14 +127,16 @@ class Associator:
         self.stats['events'] += 1
         product = ev.product_id or ev.planogram_product_id
         unknown = bool(ev.flags & ShelfFlag.UNKNOWN) or not ev.product_id or product not in self.layout.catalogue
-        cands = score_candidates(self.history, cfg, ev.t, ev.lane_xy)
+        fault = bool(ev.flags & ShelfFlag.SENSOR_FAULT)
+        cands = score_candidates(self.history, cfg, ev.t, ev.lane_xy,
+                                 cfg.sensor_fault_time_scale if fault else 1.0)
         weights = None
         if ev.quantity < 0:
             weights = {c.avatar_id: 1.0 if c.is_staff or self.ledger.holds(c.avatar_id, product) > 0
                        else cfg.put_back_non_holder_weight for c in cands}
         ranked, p_nobody = posterior(cands, cfg, weights)
         factor = 1.0
-        if ev.flags & ShelfFlag.SENSOR_FAULT:
+        if fault:
             factor *= cfg.sensor_fault_factor
         if unknown:
             factor *= cfg.unknown_product_factor

@@ -44,8 +44,11 @@ class AssociationConfig:
     put_back_non_holder_weight: float = param(0.05, '-', 'prior weight of a put-back candidate who holds '
                                               'none of the product (holders weigh 1)', min_value=0.0,
                                               max_value=1.0)
-    sensor_fault_factor: float = param(0.75, '-', 'confidence factor for events flagged SENSOR_FAULT',
+    sensor_fault_factor: float = param(0.9, '-', 'confidence factor for events flagged SENSOR_FAULT',
                                        min_value=0.0, max_value=1.0)
+    sensor_fault_time_scale: float = param(3.0, '-', 'time window and time_sigma_s are this many times wider for '
+                                           'events flagged SENSOR_FAULT (their stamp is less sure)', min_value=1.0,
+                                           max_value=10.0)
     unknown_product_factor: float = param(0.0, '-', 'confidence factor for events flagged UNKNOWN or '
                                           'without a product (0: always review)', min_value=0.0,
                                           max_value=1.0)
@@ -53,6 +56,9 @@ class AssociationConfig:
                                      min_value=0.0, max_value=1.0)
     handover_reach_dist_m: float = param(0.35, 'm', 'two reach points this near meet for a handover',
                                          min_value=0.05, max_value=2.0)
+    handover_reach_body_dist_m: float = param(0.45, 'm', 'when only one hand is seen: it meets the other person '
+                                              'if this near their body (0 = both hands needed)', min_value=0.0,
+                                              max_value=2.0)
     handover_min_shelf_dist_m: float = param(0.6, 'm', 'a handover meeting point is at least this far from '
                                              'every shelf front', min_value=0.0, max_value=5.0)
     handover_min_duration_s: float = param(0.7, 's', 'hands must meet this long for a handover',

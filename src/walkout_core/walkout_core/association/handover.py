@@ -8,7 +8,7 @@ import numpy as np
 from walkout_core.layout import Layout
 
 from .config import AssociationConfig
-from .history import AvatarFrame, AvatarSample, STATE_EXITED
+from .history import STATE_AT_CHECKOUT, STATE_EXITED, AvatarFrame, AvatarSample
 
 __all__ = ['HandoverMeeting', 'HandoverDetector', 'shelf_front_segments', 'distance_to_segments']
 
@@ -58,29 +58,52 @@ class HandoverDetector:
         self._pairs: dict[tuple[int, int], _Pair] = {}
         self._hands: dict[int, tuple[float, AvatarSample]] = {}
 
+    @staticmethod
+    def _eligible(a: AvatarSample) -> bool:
+        """Shoppers on the floor: not staff, not gone, not at a checkout (hands on the tablet/terminal)."""
+        return not a.is_staff and a.state not in (STATE_EXITED, STATE_AT_CHECKOUT) and not a.checkout_zone_id
+
+    def _meeting_point(self, ha: AvatarSample | None, hb: AvatarSample | None, a: AvatarSample,
+                       b: AvatarSample) -> np.ndarray | None:
+        """Where two people's hands meet: both hands seen and near each other, or (a hand missed by
+        the detector) one hand reaching the other person's body."""
+        cfg = self.cfg
+        if ha is not None and hb is not None:
+            if np.hypot(ha.reach_x - hb.reach_x, ha.reach_y - hb.reach_y) <= cfg.handover_reach_dist_m:
+                return np.array([(ha.reach_x + hb.reach_x) / 2, (ha.reach_y + hb.reach_y) / 2])
+            return None
+        hand, other = (ha, b) if ha is not None else (hb, a)
+        if hand is None or cfg.handover_reach_body_dist_m <= 0:
+            return None
+        if np.hypot(hand.reach_x - other.x, hand.reach_y - other.y) <= cfg.handover_reach_body_dist_m:
+            return np.array([hand.reach_x, hand.reach_y])
+        return None
+
     def update(self, frame: AvatarFrame) -> list[HandoverMeeting]:
         cfg = self.cfg
         # a hand missed for a frame or two (detection dropout) is held for handover_max_gap_s
         present = set()
         for a in frame.avatars:
             present.add(a.id)
-            if a.has_reach and not a.is_staff and a.state != STATE_EXITED:
+            if a.has_reach and self._eligible(a):
                 self._hands[a.id] = (frame.t, a)
         for aid in [k for k, (t, _) in self._hands.items()
                     if k not in present or frame.t - t > cfg.handover_max_gap_s]:
             del self._hands[aid]
-        hands = [a for _, a in self._hands.values()]
+        hands = {a.id: a for _, a in self._hands.values()}
+        people = [a for a in frame.avatars if self._eligible(a)]
         out: list[HandoverMeeting] = []
         seen: set[tuple[int, int]] = set()
-        for i in range(len(hands)):
-            for j in range(i + 1, len(hands)):
-                a, b = hands[i], hands[j]
-                if np.hypot(a.reach_x - b.reach_x, a.reach_y - b.reach_y) > cfg.handover_reach_dist_m:
-                    continue
-                mid = np.array([(a.reach_x + b.reach_x) / 2, (a.reach_y + b.reach_y) / 2])
-                if distance_to_segments(mid, self._segs) < cfg.handover_min_shelf_dist_m:
-                    continue
+        for a in people:
+            if a.id not in hands:
+                continue
+            for b in people:
                 key = (min(a.id, b.id), max(a.id, b.id))
+                if b.id == a.id or key in seen:
+                    continue
+                mid = self._meeting_point(hands.get(a.id), hands.get(b.id), a, b)
+                if mid is None or distance_to_segments(mid, self._segs) < cfg.handover_min_shelf_dist_m:
+                    continue
                 seen.add(key)
                 pair = self._pairs.get(key)
                 if pair is None or frame.t - pair.t_last > cfg.handover_max_gap_s:

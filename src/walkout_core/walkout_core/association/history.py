@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ['AvatarSample', 'AvatarFrame', 'AvatarHistory', 'STATE_EXITED']
+__all__ = ['AvatarSample', 'AvatarFrame', 'AvatarHistory', 'STATE_AT_CHECKOUT', 'STATE_EXITED']
 
-#: ``Avatar.STATE_EXITED`` (kept here so the core needs no ROS import).
+#: ``Avatar.STATE_AT_CHECKOUT`` / ``STATE_EXITED`` (kept here so the core needs no ROS import).
+STATE_AT_CHECKOUT = 2
 STATE_EXITED = 3
 
 

@@ -42,11 +42,13 @@ class Candidate:
 
 
 def score_candidates(history: AvatarHistory, cfg: AssociationConfig, t_event: float,
-                     lane_xy: tuple[float, float]) -> list[Candidate]:
-    """Every avatar that came within ``candidate_radius_m`` of the lane in the window, scored."""
+                     lane_xy: tuple[float, float], time_scale: float = 1.0) -> list[Candidate]:
+    """Every avatar that came within ``candidate_radius_m`` of the lane in the window, scored.
+    ``time_scale`` widens the window and the time prior (an event stamp that is less sure)."""
     lx, ly = lane_xy
     out: list[Candidate] = []
-    tracks = history.tracks(t_event - cfg.window_before_s, t_event + cfg.window_after_s)
+    sigma_t = cfg.time_sigma_s * time_scale
+    tracks = history.tracks(t_event - cfg.window_before_s * time_scale, t_event + cfg.window_after_s * time_scale)
     for aid, (ts, samples) in tracks.items():
         live = [(t, s) for t, s in zip(ts, samples) if s.state != STATE_EXITED]
         if not live:
@@ -59,7 +61,7 @@ def score_candidates(history: AvatarHistory, cfg: AssociationConfig, t_event: fl
         if body.min() > cfg.candidate_radius_m:
             continue
         # time prior of "this sample is the moment the hand was at the lane"
-        w = np.exp(-0.5 * ((t - t_event) / cfg.time_sigma_s) ** 2)
+        w = np.exp(-0.5 * ((t - t_event) / sigma_t) ** 2)
         w = w / w.sum() if w.sum() > 0 else np.full(len(t), 1.0 / len(t))
         reach_mask = np.array([x[1].has_reach for x in live])
         rx = np.array([x[1].reach_x for x in live])

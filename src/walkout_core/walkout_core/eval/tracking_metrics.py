@@ -20,7 +20,7 @@ import numpy as np
 
 from walkout_core.eval.matching import frames_by_time
 
-__all__ = ['tracking_metrics', 'evaluate_bag', 'avatar_outputs_to_arrays']
+__all__ = ['tracking_metrics', 'evaluate_bag', 'track_frames', 'read_bag_frames', 'avatar_outputs_to_arrays']
 
 #: a person and an avatar farther apart than this do not match [m]
 MATCH_DIST_M = 0.5
@@ -122,51 +122,72 @@ def _guess_layout(camera_ids: list[str]) -> str:
     return 'flash' if len(camera_ids) > 8 else 'small'
 
 
-def evaluate_bag(path: str | Path, layout: str | None = None, detector_cfg=None, tracker_cfg=None,
-                 latency_window_s: float = 0.3, dead_after_s: float = 1.0, tolerance_s: float = 0.02
-                 ) -> dict[str, float | None]:
-    """Run the core detectors and tracker over a simulator bag and score them against /truth/persons."""
-    from rosbags.highlevel import AnyReader
-
-    from walkout_core.bagio import typestore
-    from walkout_core.layout import load_layout
+def track_frames(frames: Iterable[tuple[str, float, Any]], layout, detector_cfg=None, tracker_cfg=None,
+                 latency_window_s: float = 0.3, dead_after_s: float = 1.0, tolerance_s: float = 0.02) -> list[Any]:
+    """Core detectors + synchroniser + tracker over ``(camera_id, stamp_s, jpeg_bytes)`` in arrival order,
+    as the detection and tracker nodes run them; returns the tracker outputs."""
     from walkout_core.tracking.sync import StampSynchroniser
     from walkout_core.tracking.tracker import AvatarTracker, CameraFrame, TrackerInputError
     from walkout_core.vision.config import DetectorConfig
-    from walkout_core.vision.detector import make_detector
+    from walkout_core.vision.detector import FrameDetections, make_detector
     from walkout_core.vision.image import ImageError, decode_jpeg
 
+    dcfg = detector_cfg or DetectorConfig()
+    detectors = {c.id: make_detector(c, dcfg, layout.shelves) for c in layout.cameras}
+    last: dict[str, float] = {}
+    tracker = AvatarTracker(layout, tracker_cfg)
+    sync = StampSynchroniser([c.id for c in layout.cameras], latency_window_s, dead_after_s, tolerance_s)
+    outputs = []
+
+    def run(groups):
+        for stamp, group in groups:
+            try:
+                outputs.append(tracker.update(stamp, list(group.values())))
+            except TrackerInputError:
+                pass
+
+    for cam, stamp, data in frames:
+        if cam not in detectors or (cam in last and stamp <= last[cam]):
+            continue
+        last[cam] = stamp
+        try:
+            res = detectors[cam].detect(decode_jpeg(data), stamp)
+        except ImageError as exc:
+            res = FrameDetections(False, (), str(exc))
+        run(sync.add(cam, stamp, CameraFrame(cam, res.camera_ok, res.detections)))
+    run(sync.flush())
+    return outputs
+
+
+def read_bag_frames(path: str | Path) -> tuple[list[tuple[str, float, bytes]], list[Any], list[str]]:
+    """A simulator bag -> (camera frames (camera_id, stamp_s, jpeg) in bag order, /truth/persons, camera ids)."""
+    from rosbags.highlevel import AnyReader
+
+    from walkout_core.bagio import typestore
+
     pat = re.compile(r'^/camera/([^/]+)/image/compressed$')
-    truth, outputs = [], []
+    frames, truth = [], []
     with AnyReader([Path(path)], default_typestore=typestore()) as reader:
         conns = [c for c in reader.connections if pat.match(c.topic) or c.topic == '/truth/persons']
-        cam_ids = sorted({pat.match(c.topic).group(1) for c in conns if pat.match(c.topic)})
-        lay = load_layout(layout or _guess_layout(cam_ids))
-        dcfg = detector_cfg or DetectorConfig()
-        detectors = {c: make_detector(lay.camera(c), dcfg, lay.shelves) for c in cam_ids}
-        tracker = AvatarTracker(lay, tracker_cfg)
-        sync = StampSynchroniser(cam_ids, latency_window_s, dead_after_s, tolerance_s)
-
-        def run(groups):
-            for stamp, group in groups:
-                try:
-                    outputs.append(tracker.update(stamp, list(group.values())))
-                except TrackerInputError:
-                    pass
-
+        cams = sorted({pat.match(c.topic).group(1) for c in conns if pat.match(c.topic)})
         for conn, _, raw in reader.messages(connections=conns):
             msg = reader.deserialize(raw, conn.msgtype)
             if conn.topic == '/truth/persons':
                 truth.append(msg)
-                continue
-            cam = pat.match(conn.topic).group(1)
-            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-            try:
-                res = detectors[cam].detect(decode_jpeg(msg.data), stamp)
-            except ImageError:
-                continue
-            run(sync.add(cam, stamp, CameraFrame(cam, res.camera_ok, res.detections)))
-        run(sync.flush())
+            else:
+                st = msg.header.stamp
+                frames.append((pat.match(conn.topic).group(1), st.sec + st.nanosec * 1e-9, bytes(msg.data)))
+    return frames, truth, cams
+
+
+def evaluate_bag(path: str | Path, layout: str | None = None, detector_cfg=None, tracker_cfg=None,
+                 **sync_kw: float) -> dict[str, float | None]:
+    """Run the core detectors and tracker over a simulator bag and score them against /truth/persons."""
+    from walkout_core.layout import load_layout
+
+    frames, truth, cams = read_bag_frames(path)
+    lay = load_layout(layout or _guess_layout(cams))
+    outputs = track_frames(frames, lay, detector_cfg, tracker_cfg, **sync_kw)
     out = tracking_metrics(truth, avatar_outputs_to_arrays(outputs))
     out['frames'] = float(len(outputs))
     return out

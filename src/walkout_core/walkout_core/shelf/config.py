@@ -46,15 +46,15 @@ class ShelfEventConfig:
     layout: str = param('small', '-', 'layout name or path')
     reliable_sensors: bool = param(False, '-', 'subscribe to readings with reliable QoS (scoring replay)')
     # --- change detection (per lane, in units of the cell's noise sigma = shelf accuracy_g)
-    window_samples: int = param(8, 'samples', 'settle window: the weight is settled when this many readings are quiet',
+    window_samples: int = param(10, 'samples', 'settle window: the weight is settled when this many readings are quiet',
                                 min_value=3, max_value=100)
     start_threshold_sigma: float = param(4.0, 'sigma', 'a reading this far from the baseline starts a change',
                                          min_value=1.0, max_value=100.0)
-    settle_std_sigma: float = param(1.8, 'sigma', 'settled: standard deviation of the window below this',
+    settle_std_sigma: float = param(1.6, 'sigma', 'settled: standard deviation of the window below this',
                                     min_value=0.5, max_value=20.0)
     settle_slope_sigma: float = param(2.5, 'sigma', 'settled: newer-half minus older-half mean of the window below this',
                                       min_value=0.5, max_value=20.0)
-    level_clip_sigma: float = param(2.5, 'sigma', 'settled level: window readings this far from its median are left out',
+    level_clip_sigma: float = param(4.0, 'sigma', 'settled level: window readings this far from its median are left out',
                                     min_value=0.5, max_value=100.0)
     baseline_time_constant_s: float = param(5.0, 's', 'time constant of the idle baseline that follows drift',
                                             min_value=0.1, max_value=3600.0)
@@ -87,10 +87,19 @@ class ShelfEventConfig:
     recent_pick_prior: float = param(50.0, '-', 'prior odds of a product picked just now vs one not picked '
                                      '(decays with recent_pick_tau_s, adds up over outstanding picks)',
                                      min_value=0.0, max_value=1e9)
+    same_lane_prior: float = param(1000.0, '-', "prior odds of an increase being the lane's own product per recent pick "
+                                   'from this very lane (the item comes back where it was taken)',
+                                   min_value=0.0, max_value=1e12)
     own_lane_prior: float = param(5.0, '-', "prior odds of an increase being the lane's own product (restock, old pick) "
                                   'vs a product not picked recently', min_value=0.0, max_value=1e9)
-    recent_pick_tau_s: float = param(120.0, 's', 'time constant of the recency weight of a pick',
+    recent_pick_tau_s: float = param(60.0, 's', 'time constant of the recency weight of a pick',
                                      min_value=0.1, max_value=86_400.0)
+    max_walk_speed_mps: float = param(2.0, 'm/s', 'a pick can only come back where its taker could have walked in the '
+                                      'meantime (with walk_margin_m)', min_value=0.1, max_value=20.0)
+    walk_margin_m: float = param(1.5, 'm', 'reach and stand-off added to the walkable distance', min_value=0.0,
+                                 max_value=100.0)
+    unreachable_weight: float = param(0.01, '-', 'recency weight factor of a pick too far away to have come back here',
+                                      min_value=0.0, max_value=1.0)
     unknown_prior: float = param(0.001, '-', 'prior probability that a change is none of the candidate products '
                                  '(sets the confidence of poor fits)', min_value=1e-12, max_value=0.5)
     multi_lane_window_s: float = param(1.0, 's', 'changes of neighbouring lanes this close in time are flagged multi-lane',

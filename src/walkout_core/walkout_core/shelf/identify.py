@@ -7,8 +7,11 @@
 * An increase is, among the hypotheses whose weight fits within ``accept_sigma``, the most probable
   one: the lane's own product (a put-back, or a restock when large) or another catalogue product (a
   misplaced put). Prior odds: a product not picked recently 1; the lane's own product at least
-  ``own_lane_prior``; a product with outstanding picks (picked and not yet put back, anywhere in the
-  store) ``1 + recent_pick_prior * sum(exp(-age / recent_pick_tau_s))`` over those picks. Several
+  ``own_lane_prior``, plus ``same_lane_prior`` per recent pick from this very lane (weighted like the
+  following); a product with outstanding picks (picked and not yet put back, anywhere in the
+  store) ``1 + recent_pick_prior * sum(exp(-age / recent_pick_tau_s) * reach)`` over those picks, where
+  ``reach`` is 1 when the taker could have walked from the pick's lane to this one in the meantime
+  (``max_walk_speed_mps``, ``walk_margin_m``), else ``unreachable_weight``. Several
   items (up to ``misplaced_max_quantity``) only of a product picked that many times. Nothing fits ->
   unknown.
 
@@ -61,7 +64,8 @@ class ProductIdentifier:
         self._index = {pid: i for i, pid in enumerate(self.ids)}
         self.weights = np.array([p.unit_weight_g for p in self.catalogue.values()], float)
         self.tolerance = np.array([p.tolerance_g for p in self.catalogue.values()], float)
-        self.recent: dict[str, deque[float]] = {}
+        self.recent: dict[str, deque[tuple[float, float, float]]] = {}   # product -> (t, x, y) of picks
+        self.lane_picks: dict[object, deque[tuple[float, float, float]]] = {}
         self.set_config(cfg)
 
     def set_config(self, cfg: ShelfEventConfig) -> None:
@@ -86,41 +90,70 @@ class ProductIdentifier:
         return self.cfg.unknown_prior / self.weights[self._index[product_id]]
 
     # ------------------------------------------------------------------ memory
-    def outstanding(self, product_id: str, t: float) -> int:
-        """Recent picks of a product not yet put back (within ``recent_pick_memory_s``)."""
-        q = self.recent.get(product_id)
+    def _expire(self, q: deque | None, t: float) -> int:
         if not q:
             return 0
-        while q and t - q[0] > self.cfg.recent_pick_memory_s:
+        while q and t - q[0][0] > self.cfg.recent_pick_memory_s:
             q.popleft()
         return len(q)
 
-    def prior(self, product_id: str, t: float, items: int = 1) -> float:
-        """Recency prior odds of ``items`` of a product coming back (0 when fewer are outstanding)."""
+    def outstanding(self, product_id: str, t: float) -> int:
+        """Recent picks of a product not yet put back (within ``recent_pick_memory_s``)."""
+        return self._expire(self.recent.get(product_id), t)
+
+    def _recency(self, q: deque | None, t: float, xy: tuple[float, float] | None) -> float:
+        if not self._expire(q, t):
+            return 0.0
+        a = np.asarray(q, float)
+        age = np.maximum(t - a[:, 0], 0.0)
+        w = np.exp(-age / self.cfg.recent_pick_tau_s)
+        if xy is not None:
+            dist = np.hypot(a[:, 1] - xy[0], a[:, 2] - xy[1])
+            far = dist > self.cfg.max_walk_speed_mps * age + self.cfg.walk_margin_m
+            w = np.where(far, w * self.cfg.unreachable_weight, w)
+        return float(w.sum())
+
+    def prior(self, product_id: str, t: float, items: int = 1, xy: tuple[float, float] | None = None) -> float:
+        """Prior odds of ``items`` of a product coming back at ``xy`` (0 when fewer are outstanding)."""
         n = self.outstanding(product_id, t)
         if n < items:
             return 0.0 if items > 1 else 1.0
-        q = self.recent[product_id]
-        ages = t - np.fromiter(q, float, len(q))
-        return 1.0 + self.cfg.recent_pick_prior * float(np.exp(-np.maximum(ages, 0.0) / self.cfg.recent_pick_tau_s).sum())
+        return 1.0 + self.cfg.recent_pick_prior * self._recency(self.recent[product_id], t, xy)
 
-    def note(self, ident: Identification, t: float) -> None:
-        """Update the recent-picks memory with an identified event."""
+    def own_prior(self, product_id: str, lane_key: object, t: float, items: int = 1,
+                  xy: tuple[float, float] | None = None) -> float:
+        """Prior odds of ``items`` of the lane's own product coming back onto the lane ``lane_key``."""
+        cfg = self.cfg
+        return (max(cfg.own_lane_prior, self.prior(product_id, t, items, xy))
+                + cfg.same_lane_prior * self._recency(self.lane_picks.get(lane_key), t, None))
+
+    def note(self, ident: Identification, t: float, lane_key: object = None,
+             xy: tuple[float, float] = (math.nan, math.nan)) -> None:
+        """Update the recent-picks memory (per product and per lane) with an identified event at ``xy``."""
         if not ident.product_id or ident.quantity == 0:
             return
         q = self.recent.setdefault(ident.product_id, deque())
+        lq = self.lane_picks.setdefault(lane_key, deque()) if lane_key is not None else deque()
+        rec = (t, float(xy[0]), float(xy[1]))
         if ident.quantity > 0:
-            q.extend([t] * ident.quantity)
+            q.extend([rec] * ident.quantity)
+            if ident.kind == 'pick':
+                lq.extend([rec] * ident.quantity)
         else:
             for _ in range(min(-ident.quantity, len(q))):
                 q.pop()
+            if ident.kind == 'put_back':
+                for _ in range(min(-ident.quantity, len(lq))):
+                    lq.pop()
 
     # ------------------------------------------------------------------ decision
     def identify(self, lane_product_id: str, delta_g: float, sigma_g: float, t: float,
-                 extra_on_lane: Mapping[str, int] | None = None) -> Identification:
+                 extra_on_lane: Mapping[str, int] | None = None, lane_key: object = None,
+                 xy: tuple[float, float] | None = None) -> Identification:
         """Identify a settled change ``delta_g`` (negative: taken) on a lane of ``lane_product_id``.
 
-        ``extra_on_lane``: products misplaced on this lane earlier and their counts.
+        ``extra_on_lane``: products misplaced on this lane earlier and their counts; ``lane_key``: the
+        lane (for the picks-from-this-lane memory); ``xy``: its floor position [m] (walkability).
         """
         cfg = self.cfg
         mass = abs(delta_g)
@@ -141,9 +174,9 @@ class ProductIdentifier:
             if cands:
                 return self._choose(cands, unknown, 'misplaced_pick', 1, FLAG_NONE)
             return Identification('unknown', '', k, 0.0, FLAG_UNKNOWN, z)
-        cands = self._misplaced_candidates(lane_product_id, mass, sigma_g, t)
+        cands = self._misplaced_candidates(lane_product_id, mass, sigma_g, t, xy)
         if fits:
-            own = max(cfg.own_lane_prior, self.prior(lane_product_id, t, k))
+            own = self.own_prior(lane_product_id, lane_key, t, k, xy)
             cands.append((own * lik, lane_product_id, k, z))
         if not cands:
             return Identification('unknown', '', -k, 0.0, FLAG_UNKNOWN, z)
@@ -152,8 +185,8 @@ class ProductIdentifier:
             return self._choose(cands, unknown, 'put_back', -1, FLAG_NONE)
         return self._choose(cands, unknown, 'misplaced_put', -1, FLAG_MISPLACED)
 
-    def _misplaced_candidates(self, lane_product_id: str, mass: float, sigma_g: float, t: float
-                              ) -> list[tuple[float, str, int, float]]:
+    def _misplaced_candidates(self, lane_product_id: str, mass: float, sigma_g: float, t: float,
+                              xy: tuple[float, float] | None) -> list[tuple[float, str, int, float]]:
         cfg = self.cfg
         out = []
         for q in range(1, cfg.misplaced_max_quantity + 1):
@@ -164,7 +197,7 @@ class ProductIdentifier:
                 pid = str(self.ids[i])
                 if pid == lane_product_id:
                     continue
-                prior = self.prior(pid, t, q)
+                prior = self.prior(pid, t, q, xy)
                 if prior > 0.0:
                     out.append((prior * float(self._likelihood(z[i] * s[i], s[i])), pid, q, float(z[i])))
         return out

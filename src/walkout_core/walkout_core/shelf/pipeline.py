@@ -129,6 +129,14 @@ class ShelfPipeline:
         for b in self.blocks.values():
             b.detector.set_config(cfg)
 
+    def stats(self) -> dict[str, int]:
+        """Pipeline and detector counters (events by kind, faults, transients, unsettled changes)."""
+        out = dict(self.counters)
+        for b in self.blocks.values():
+            for k, v in b.detector.counters.items():
+                out[k] = out.get(k, 0) + v
+        return out
+
     # ------------------------------------------------------------------ input
     def _arrange(self, b: _Block, weights: np.ndarray, status: np.ndarray | None,
                  shelf_ids: Sequence[str] | None, lanes: Sequence[int] | None
@@ -190,7 +198,8 @@ class ShelfPipeline:
         self._newest_t = max(self._newest_t, t)
         alerts: list[AlertRecord] = []
         if b.silent_alert:
-            alerts.append(self._resolve(self._fault_alerts.pop((controller_id, -1)), t))
+            alerts.append(self._resolve(self._fault_alerts.pop((controller_id, -1)), t,
+                                        'the controller reports again'))
             b.silent_alert = ''
         changes, faults = b.detector.update(t, w, st)
         for f in faults:
@@ -211,16 +220,17 @@ class ShelfPipeline:
         return f'shelf-alert-{self._n_alerts:06d}'
 
     @staticmethod
-    def _resolve(a: AlertRecord, t: float) -> AlertRecord:
-        return AlertRecord(a.alert_id, a.kind, 'RESOLVED', a.message, a.shelf_id, a.lane, a.location, t,
-                           a.product_ids, a.event_ids, a.evidence_start_t, t, a.evidence)
+    def _resolve(a: AlertRecord, t: float, why: str) -> AlertRecord:
+        return AlertRecord(a.alert_id, a.kind, 'RESOLVED', f'Resolved at {t:.1f} s: {why}. Was: {a.message}',
+                           a.shelf_id, a.lane, a.location, t, a.product_ids, a.event_ids, a.evidence_start_t, t,
+                           a.evidence)
 
     def _on_fault(self, b: _Block, f: FaultEvent) -> list[AlertRecord]:
         sid, lane = b.shelf_ids[f.cell], int(b.lanes[f.cell])
         key = (sid, lane)
         if not f.start:
             a = self._fault_alerts.pop(key, None)
-            return [self._resolve(a, f.t)] if a else []
+            return [self._resolve(a, f.t, 'the load cell reads normally again')] if a else []
         self.counters['sensor_faults'] += 1
         a = AlertRecord(self._alert_id(), 'SENSOR_FAULT', 'OPEN',
                         f'Load cell of shelf {sid} lane {lane} (controller {b.controller_id}) is faulty: '
@@ -272,8 +282,9 @@ class ShelfPipeline:
         sid, lane = b.shelf_ids[ch.cell], int(b.lanes[ch.cell])
         plan = b.planogram[ch.cell]
         extra = self.misplaced.get((sid, lane))
-        ident = self.identifier.identify(plan, ch.delta_g, ch.sigma_delta_g, ch.start_t, extra)
-        self.identifier.note(ident, ch.start_t)
+        xy = (float(b.positions[ch.cell, 0]), float(b.positions[ch.cell, 1]))
+        ident = self.identifier.identify(plan, ch.delta_g, ch.sigma_delta_g, ch.start_t, extra, (sid, lane), xy)
+        self.identifier.note(ident, ch.start_t, (sid, lane), xy)
         flags = ident.flags
         conf = ident.confidence
         if ch.fault:
@@ -328,5 +339,5 @@ class ShelfPipeline:
         while open_alerts and taken < n:
             a = open_alerts.pop(0)
             taken += int(a.evidence.get('quantity', 1))
-            out.append(self._resolve(a, t))
+            out.append(self._resolve(a, t, f'{pid} was taken from the lane'))
         return out

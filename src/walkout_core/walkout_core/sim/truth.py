@@ -61,7 +61,7 @@ def baskets_msg(types: Any, world: World, t: float) -> Any:
             q = counts[prod_id]
             items.append(types['walkout_msgs/msg/BasketItem'](
                 product_id=prod_id, name=prod.name, quantity=q, unit_price=float(prod.price),
-                line_total=round(q * float(prod.price), 2), age_restricted=bool(prod.age_restricted)))
+                line_total=q * float(prod.price), age_restricted=bool(prod.age_restricted)))
         baskets.append(types['walkout_msgs/msg/TruthBasket'](person_id=pid, is_staff=p.staff, paid=p.paid,
                                                              items=items))
     return types['walkout_msgs/msg/TruthBasketArray'](header=header(t), baskets=baskets)

@@ -41,10 +41,15 @@ SETTLE_S = 0.8            # [s] the lane weight settles this long after the last
 HANDOVER_HOLD_S = 1.3     # [s] both hands at the meeting point
 HANDOVER_CLEAR_M = 1.15   # [m] meeting point distance from any shelf footprint (>= 0.8 m + margin)
 HANDOVER_GAP_M = 0.36     # [m] each body from the meeting point
-WAIT_GIVE_UP_S = 1.5      # [s] a walker blocked this long walks on (squeezes past)
+WAIT_GIVE_UP_S = 3.0      # [s] a walker blocked this long walks on (squeezes past)
+DETOUR_AFTER_S = 0.6      # [s] a walker blocked this long plans a detour around the people in the way
 RENDEZVOUS_TIMEOUT_S = 90.0  # [s]
 CLEARANCE_M = 0.22        # [m] planner: body centre distance from shelves
 GRID_RES_M = 0.1          # [m]
+STAND_SHIFTS_M = (0.0, 0.25, -0.25, 0.45, -0.45, 0.65, -0.65)  # [m] along the shelf if the spot is taken
+QUEUE_GAP_M = 0.55        # [m] spacing of people waiting for a checkout zone
+QUEUE_SLOTS = 6           # [-] waiting spots per zone (more wait where they are)
+QUEUE_RADIUS_M = 2.5      # [m] waiting spots lie within this distance of the zone centre
 COMFORT_M = 0.4           # [m] planner: preferred body centre distance from shelves
 
 
@@ -95,6 +100,7 @@ class Person:
     basket: list[Item] = field(default_factory=list)
     paid: bool = False
     spec: PersonSpec | None = None
+    spot: np.ndarray | None = None     # where the person stands (or will stand) at a lane
     proc: Iterator[None] | None = None
 
     @property
@@ -130,6 +136,7 @@ class Planner:
         self.zone_mask = np.zeros((h, w), bool)
         for poly in [z.polygon for z in layout.checkout_zones] + [g.polygon for g in layout.gates]:
             self.zone_mask |= np.asarray(poly.contains(centres)).reshape(h, w)
+        self.zone_dist = cv2.distanceTransform((~self.zone_mask).astype(np.uint8) * 255, cv2.DIST_L2, 5) * res
         self._cache: dict[tuple, list[np.ndarray]] = {}
 
     def cell(self, xy: np.ndarray) -> tuple[int, int]:
@@ -152,7 +159,8 @@ class Planner:
         c = self.cell(xy)
         return xy if self.free[c] else self.centre(self.nearest_free(c))
 
-    def line_free(self, a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> bool:
+    def line_free(self, a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None,
+                  free: np.ndarray | None = None) -> bool:
         n = max(2, int(np.linalg.norm(b - a) / (self.res * 0.5)) + 1)
         pts = a[None, :] + (b - a)[None, :] * np.linspace(0, 1, n)[:, None]
         c = np.floor((pts - self.origin) / self.res).astype(int)
@@ -160,16 +168,39 @@ class Planner:
         c[:, 1] = np.clip(c[:, 1], 0, self.shape[0] - 1)
         m = self.free if mask is None else mask
         inner = c[1:-1] if len(c) > 4 else c
-        return bool(m[inner[:, 1], inner[:, 0]].all()) and bool(self.free[c[:, 1], c[:, 0]].all())
+        f = self.free if free is None else free
+        return bool(m[inner[:, 1], inner[:, 0]].all()) and bool(f[c[:, 1], c[:, 0]].all())
 
-    def path(self, a: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
-        """Waypoints from ``a`` to ``b`` (b exactly last), never through shelves."""
+    def path(self, a: np.ndarray, b: np.ndarray, avoid: list[tuple[np.ndarray, float]] | None = None
+             ) -> list[np.ndarray] | None:
+        """Waypoints from ``a`` to ``b`` (b exactly last), never through shelves.
+
+        ``avoid``: discs (centre, radius) to keep out of as well (people in the way); then the
+        result is not cached and is None when there is no such path.
+        """
         a, b = np.asarray(a[:2], float), np.asarray(b[:2], float)
         ca, cb = self.nearest_free(self.cell(a)), self.nearest_free(self.cell(b))
-        key = (ca, cb)
-        if key not in self._cache:
-            self._cache[key] = self._astar(ca, cb)
-        cells = self._cache[key]
+        free, comfort = self.free, self.comfort
+        if avoid:
+            blocked = np.zeros(self.shape, np.uint8)
+            for centre, radius in avoid:
+                c = (np.asarray(centre) - self.origin) / self.res
+                cv2.circle(blocked, (int(round(c[0] - 0.5)), int(round(c[1] - 0.5))),
+                           int(math.ceil(radius / self.res)), 1, -1)
+            blocked[ca] = blocked[cb] = 0
+            free = self.free & (blocked == 0)
+            comfort = self.comfort & free
+            cells = self._astar(ca, cb, free)
+            if cells is None:
+                return None
+        else:
+            key = (ca, cb)
+            if key not in self._cache:
+                self._cache[key] = self._astar(ca, cb, free)
+            cells = self._cache[key]
+            if cells is None:
+                log.warning('no path from %s to %s: walking straight', np.round(a, 2), np.round(b, 2))
+                cells = [cb]
         pts = [self.centre(c) for c in cells]
         # string pulling from the true start
         out: list[np.ndarray] = []
@@ -177,7 +208,7 @@ class Planner:
         i = 0
         while i < len(pts):
             j = len(pts) - 1
-            while j > i and not self.line_free(cur, pts[j], self.comfort):
+            while j > i and not self.line_free(cur, pts[j], comfort, free):
                 j -= 1
             out.append(pts[j])
             cur = pts[j]
@@ -185,9 +216,8 @@ class Planner:
         out.append(b)
         return out
 
-    def _astar(self, a: tuple[int, int], b: tuple[int, int]) -> list[tuple[int, int]]:
+    def _astar(self, a: tuple[int, int], b: tuple[int, int], free: np.ndarray) -> list[tuple[int, int]] | None:
         h, w = self.shape
-        free = self.free
         moves = [(-1, 0, 1.0), (1, 0, 1.0), (0, -1, 1.0), (0, 1, 1.0),
                  (-1, -1, 1.4142), (-1, 1, 1.4142), (1, -1, 1.4142), (1, 1, 1.4142)]
         g = {a: 0.0}
@@ -215,8 +245,7 @@ class Planner:
                     n += 1
                     heapq.heappush(heap, (ng + math.hypot(nb[0] - b[0], nb[1] - b[1]), n, nb))
         if b not in came and b != a:
-            log.warning('no path from cell %s to %s: walking straight', a, b)
-            return [b]
+            return None
         out = [b]
         while out[-1] != a:
             out.append(came[out[-1]])
@@ -261,7 +290,9 @@ class World:
         self.events: list[TruthEventRec] = []
         self.stock_changed: set[tuple[str, int]] = set()
         self._rdv: dict[tuple[int, int], dict] = {}
-        self._zone_load = {z.id: 0 for z in self.layout.checkout_zones}
+        self._detour_path: list[np.ndarray] | None = None
+        self._queues: dict[str, list[int]] = {z.id: [] for z in self.layout.checkout_zones}
+        self._slots: dict[str, list[np.ndarray]] = {}
 
     # -- items
     def _new_item(self, product_id: str) -> Item:
@@ -318,6 +349,7 @@ class World:
         yield
         for step in spec.plan:
             yield from handlers[step.kind](p, step)
+            p.spot = None
         if not spec.staff and not spec.skip_checkout and not p.paid:
             yield from self._checkout(p)
         gates = self.layout.gates_of_kind('staff' if spec.staff else 'exit') or self.layout.gates_of_kind('exit')
@@ -335,14 +367,16 @@ class World:
             yield
 
     def _walk(self, p: Person, goal: np.ndarray) -> Iterator[None]:
-        """Follow a planned path to ``goal``; wait for, step aside from, or squeeze past people
-        in the way; replan after stepping aside (never cut through a shelf)."""
+        """Follow a planned path to ``goal``. Someone in the way: wait, step aside, after
+        DETOUR_AFTER_S plan a detour around the people nearby, after WAIT_GIVE_UP_S squeeze past
+        for a second (bodies may touch in a crush). Never cuts through a shelf."""
         goal = self.planner.reachable(goal)
         blocked = 0.0
         squeeze_until = -1.0
-        while float(np.linalg.norm(goal - p.pos)) > 1e-6:
+        path = self.planner.path(p.pos, goal)
+        while True:
             replan = False
-            for wp in self.planner.path(p.pos, goal):
+            for wp in path:
                 while not replan:
                     d = wp - p.pos
                     dist = float(np.linalg.norm(d))
@@ -351,9 +385,12 @@ class World:
                     u = d / dist
                     if self.t >= squeeze_until and self._someone_ahead(p, u):
                         blocked += self.dt
-                        if blocked >= WAIT_GIVE_UP_S:     # squeeze past for a second
+                        if blocked >= WAIT_GIVE_UP_S:
                             squeeze_until, blocked = self.t + 1.0, 0.0
-                        replan = self._step_aside(p, u)
+                        elif blocked >= DETOUR_AFTER_S and self._detour(p, goal):
+                            replan = True
+                            break
+                        replan = self._step_aside(p, u) or replan
                         yield
                         continue
                     blocked = max(0.0, blocked - 0.25 * self.dt)   # forget a blockage slowly (no livelock)
@@ -365,6 +402,22 @@ class World:
                         break
                 if replan:
                     break
+            if not replan:
+                return
+            path = self._detour_path if self._detour_path is not None else self.planner.path(p.pos, goal)
+            self._detour_path = None
+
+    def _detour(self, p: Person, goal: np.ndarray) -> bool:
+        """A path to ``goal`` around the people within 2 m (kept in ``_detour_path``), if any."""
+        avoid = [(q.pos, q.radius + p.radius + 0.05) for q in self.people.values()
+                 if q is not p and q.inside and float(np.linalg.norm(q.pos - p.pos)) < 2.0]
+        if not avoid:
+            return False
+        path = self.planner.path(p.pos, goal, avoid=avoid)
+        if path is None:
+            return False
+        self._detour_path = path
+        return True
 
     def _step_aside(self, p: Person, u: np.ndarray) -> bool:
         """Blocked: step to the right (else left) if that is free and gets away from the others."""
@@ -391,16 +444,26 @@ class World:
                 return True
         return False
 
-    def _stand_point(self, shelf_id: str, lane: int) -> tuple[np.ndarray, float]:
+    def _stand_point(self, p: Person, shelf_id: str, lane: int, shift: bool = True) -> tuple[np.ndarray, float]:
+        """Where to stand for a lane: in front of it, shifted along the shelf if someone stands there."""
         s = self.layout.shelf(shelf_id)
-        pt = s.lane_position(lane)[:2] + s.front_normal * STAND_OFF_M
-        pt = pt + s.axis * self.rng.uniform(-0.04, 0.04)
+        base = s.lane_position(lane)[:2] + s.front_normal * STAND_OFF_M + s.axis * self.rng.uniform(-0.04, 0.04)
+        spots = [q.spot if q.spot is not None else q.pos for q in self.people.values() if q is not p and q.inside]
+        best = base
+        for off in STAND_SHIFTS_M if shift else ():
+            cand = base + s.axis * off
+            if not self.planner.free[self.planner.cell(cand)]:
+                continue
+            if all(float(np.linalg.norm(cand - o)) >= 2 * p.radius + 0.08 for o in spots):
+                best = cand
+                break
         n = -s.front_normal
-        return pt, math.atan2(n[1], n[0])
+        return self.planner.reachable(best), math.atan2(n[1], n[0])
 
     def _go_to_lane(self, p: Person, step: Step) -> Iterator[None]:
         stand_lane = step.stand_lane if step.stand_lane >= 0 else step.lane
-        pt, heading = self._stand_point(step.shelf, stand_lane)
+        pt, heading = self._stand_point(p, step.shelf, stand_lane, shift=step.stand_lane < 0)
+        p.spot = pt
         yield from self._walk(p, pt)
         p.heading = heading
         for _ in range(self._ticks(self.rng.uniform(0.3, 1.2))):   # look at the shelf
@@ -571,13 +634,48 @@ class World:
     def _checkout_step(self, p: Person, step: Step) -> Iterator[None]:
         yield from self._checkout(p)
 
+    def _queue_slots(self, zone) -> list[np.ndarray]:
+        """Waiting spots near a checkout zone, >= QUEUE_GAP_M apart, off the shelf fronts and other zones."""
+        pl = self.planner
+        c = np.array(zone.polygon.centroid)
+        taken = [q for slots in self._slots.values() for q in slots]
+        for min_shelf in (0.6, CLEARANCE_M):
+            ok = pl.free & (pl.zone_dist > 0.3) & (pl.shelf_dist >= min_shelf)
+            rr, cc = np.nonzero(ok)
+            pts = pl.origin + (np.stack([cc, rr], axis=1) + 0.5) * pl.res
+            d = np.linalg.norm(pts - c, axis=1)
+            order = np.argsort(d, kind='stable')
+            slots: list[np.ndarray] = []
+            for k in order:
+                if d[k] > QUEUE_RADIUS_M or len(slots) >= QUEUE_SLOTS:
+                    break
+                q = pts[k]
+                if all(np.linalg.norm(q - o) >= QUEUE_GAP_M for o in slots + taken):
+                    slots.append(q)
+            if slots:
+                return slots
+        return [c]
+
     def _checkout(self, p: Person) -> Iterator[None]:
+        """Queue for the checkout zone with the shortest line, stand in it 6..10 s, pay."""
         zones = self.layout.checkout_zones
         if not zones:
             return
-        zone = min(zones, key=lambda z: (self._zone_load[z.id], float(np.linalg.norm(
+        zone = min(zones, key=lambda z: (len(self._queues[z.id]), float(np.linalg.norm(
             np.array(z.polygon.centroid) - p.pos))))
-        self._zone_load[zone.id] += 1
+        line = self._queues[zone.id]
+        line.append(p.id)
+        if zone.id not in self._slots:
+            self._slots[zone.id] = self._queue_slots(zone)
+        slots = self._slots[zone.id]
+        place = -1
+        while line[0] != p.id:
+            k = line.index(p.id) - 1         # 0: next in line
+            if k != place and k < len(slots):
+                place = k
+                yield from self._walk(p, slots[k])
+            else:
+                yield               # the line is full: wait where you are until a spot frees up
         x0, y0, x1, y1 = zone.polygon.bounds
         target = np.array(zone.polygon.centroid) + self.rng.uniform(-0.15, 0.15, 2) * [x1 - x0, y1 - y0]
         yield from self._walk(p, target)
@@ -585,4 +683,4 @@ class World:
         for _ in range(self._ticks(self.rng.uniform(*self.scn.checkout_dwell_s))):
             yield
         p.paid = True
-        self._zone_load[zone.id] -= 1
+        line.remove(p.id)

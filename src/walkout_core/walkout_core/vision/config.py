@@ -39,13 +39,13 @@ class DetectorConfig:
     bg_person_time_constant_s: float = param(1800.0, 's', 'time constant of the update under person blobs '
                                              '(someone standing still stays foreground for minutes)',
                                              min_value=1.0, max_value=1.0e6)
-    min_person_area_m2: float = param(0.035, 'm^2', 'smallest body blob that is a person', min_value=0.0,
+    min_person_area_m2: float = param(0.05, 'm^2', 'smallest body blob that is a person', min_value=0.0,
                                       max_value=10.0)
     person_area_m2: float = param(0.1, 'm^2', 'typical floor area of one body seen from above',
                                   min_value=0.01, max_value=10.0)
     split_area_factor: float = param(1.5, '-', 'blobs larger than this many persons are split at distance '
                                      'transform peaks', min_value=1.0, max_value=10.0)
-    min_body_radius_m: float = param(0.08, 'm', 'smallest inscribed body radius of a person (peak of the '
+    min_body_radius_m: float = param(0.1, 'm', 'smallest inscribed body radius of a person (peak of the '
                                      'distance transform)', min_value=0.01, max_value=2.0)
     min_person_separation_m: float = param(0.3, 'm', 'two body centres closer than this are one person',
                                            min_value=0.01, max_value=5.0)
@@ -55,11 +55,13 @@ class DetectorConfig:
                                   max_value=1.0)
     arm_kernel_m: float = param(0.13, 'm', 'opening kernel wider than an arm: what it removes is an arm',
                                 min_value=0.01, max_value=2.0)
-    min_arm_length_m: float = param(0.18, 'm', 'a protrusion reaching this far beyond the body is an arm',
-                                    min_value=0.0, max_value=3.0)
-    min_arm_area_m2: float = param(0.006, 'm^2', 'smallest floor area of an arm', min_value=0.0, max_value=1.0)
-    arm_band_m: float = param(0.07, 'm', 'half-width of the band along the arm direction where the hand is '
-                              'searched', min_value=0.005, max_value=1.0)
+    arm_min_reach_m: float = param(0.3, 'm', 'a hand is at least this far from its body centre (beyond the '
+                                   'widest body)', min_value=0.05, max_value=3.0)
+    arm_coverage: float = param(0.9, '-', 'share of foreground on the straight line from the body centre to '
+                                'the hand', min_value=0.0, max_value=1.0)
+    arm_max_half_width_m: float = param(0.07, 'm', 'half-width of an arm at most (thicker: a merged neighbour, '
+                                        'not an arm)', min_value=0.005, max_value=1.0)
+    arm_candidates: int = param(80, 'px', 'farthest candidate pixels tried as the hand', min_value=1, max_value=100000)
     hand_offset_m: float = param(0.04, 'm', 'the reach point lies this far inside the arm\'s far end (hand '
                                  'centre)', min_value=0.0, max_value=0.5)
     max_arm_length_m: float = param(1.1, 'm', 'largest distance from a body centre to its hand',

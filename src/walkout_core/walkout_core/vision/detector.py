@@ -9,12 +9,11 @@ extended arm is a thin protrusion attached to it whose far end is the hand. Pipe
    the pixels that were background in the previous frame (gain compensation);
 3. foreground: any channel differs from the background by more than ``diff_threshold``; pixels
    darker than the background with the same chromaticity are shadow;
-4. morphology: opening (noise), closing (holes); an opening wider than an arm gives the bodies,
-   the rest of the foreground is the candidate arms;
+4. morphology: opening (noise), closing (holes); an opening wider than an arm gives the bodies;
 5. bodies: connected components; components on shelves or too small are clutter; large ones
    are split at the peaks of their distance transform (people standing close);
-6. arms: residual components attached to a body; the hand is the arm pixel farthest from the
-   body centre, not counting pixels at another attached body (crossed arms);
+6. arms: the hand is the farthest foreground pixel beyond the body's core joined to the body
+   centre by a straight run of foreground (an arm); a crossed neighbour's hand is not;
 7. floor: body centroids and hands through the camera's homography;
 8. background update, selective: fast on background, slow on clutter (restocked shelves),
    almost nil under people (someone standing still for minutes stays foreground).
@@ -137,11 +136,9 @@ class BackgroundDetector:
         self._min_r_px = c.min_body_radius_m / self.mpp
         self._min_sep_px = c.min_person_separation_m / self.mpp
         self._k_peak = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (odd_kernel(c.min_person_separation_m, self.mpp),) * 2)
-        self._min_arm_area_px = c.min_arm_area_m2 / a
-        self._k3 = np.ones((3, 3), np.uint8)
-        self._band_px = c.arm_band_m / self.mpp
+        self._arm_in_px = c.arm_min_reach_m / self.mpp
+        self._arm_half_px = c.arm_max_half_width_m / self.mpp
         self._hand_px = c.hand_offset_m / self.mpp
-        self._min_arm_len_px = c.min_arm_length_m / self.mpp
         self._max_arm_len_px = c.max_arm_length_m / self.mpp
         self._clutter = (clutter_mask.astype(bool) if clutter_mask is not None
                          else np.zeros((self.height, self.width), bool))
@@ -155,6 +152,7 @@ class BackgroundDetector:
         self._last_t: float | None = None
         self._guard.reset()
         self.last_foreground: np.ndarray | None = None
+        self._shadow = np.zeros((self.height, self.width), np.uint8)
         self.gain = np.ones(3, np.float32)
 
     @property
@@ -186,8 +184,7 @@ class BackgroundDetector:
         for p in persons:
             person_lut[p['label']] = 1
         person_px = person_lut[labels]
-        arms = cv2.subtract(fg, person_px)  # all foreground but accepted bodies: arms, hands, slivers
-        hands = self._arms(arms, labels, persons, person_px)
+        hands = self._arms(fg, persons, person_px)
         self._update_background(f, fg, person_px, dt)
         self.last_foreground = fg
         return FrameDetections(True, self._to_floor(persons, hands), '',
@@ -218,6 +215,7 @@ class BackgroundDetector:
         else:
             d = diff
         fg = cv2.threshold(d, c.diff_threshold, 1, cv2.THRESH_BINARY)[1]
+        self._shadow[:] = 0
         if c.shadow_suppression and f.ndim == 3:
             ys, xs = np.nonzero(fg)
             if ys.size:
@@ -227,6 +225,7 @@ class BackgroundDetector:
                 chroma = np.abs(pf / sf[:, None] - pb / sb[:, None]).max(axis=1)
                 shadow = (ratio >= c.shadow_min_ratio) & (ratio <= c.shadow_max_ratio) & (chroma <= c.shadow_chroma_tol)
                 fg[ys[shadow], xs[shadow]] = 0
+                self._shadow[ys[shadow], xs[shadow]] = 1
         if self._k_noise.shape[0] > 1:
             fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._k_noise)
         if self._k_close.shape[0] > 1:
@@ -246,6 +245,14 @@ class BackgroundDetector:
                 if np.count_nonzero(self._clutter[y:y + h, x:x + w] & sub) > 0.5 * area:
                     continue
             cut = x <= b or y <= b or x + w >= self.width - b or y + h >= self.height - b
+            if not cut and min(w, h) < 2.0 * self._min_r_px + 2:
+                continue  # thinner than a body (crossed arms, a cart handle)
+            if not cut and area < self._split_area_px:
+                sub = (labels[y:y + h, x:x + w] == i).astype(np.uint8)
+                inner = cv2.distanceTransform(cv2.copyMakeBorder(sub, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0),
+                                              cv2.DIST_L2, 3)
+                if float(inner.max()) < self._min_r_px:
+                    continue
             parts = self._split(labels, i, x, y, w, h) if area > self._split_area_px else None
             if not parts:
                 parts = [(float(cx), float(cy), float(area))]
@@ -284,100 +291,71 @@ class BackgroundDetector:
             out.append((float(px_[m].mean()) + x, float(py_[m].mean()) + y, float(np.count_nonzero(m))))
         return out if len(out) >= 2 else None
 
-    def _arms(self, arms: np.ndarray, body_labels: np.ndarray, persons: list[dict], person_px: np.ndarray
-              ) -> dict[int, tuple[float, float]]:
-        """Person index -> hand pixel (u, v) for persons with an extended arm."""
+    def _arms(self, fg: np.ndarray, persons: list[dict], person_px: np.ndarray) -> dict[int, tuple[float, float]]:
+        """Person index -> hand pixel (u, v) for persons with an extended arm.
+
+        Hand candidates are foreground pixels outside every person's core disc (``arm_min_reach_m``
+        around its centre) and within ``max_arm_length_m`` of the person; the hand is the farthest
+        candidate joined to the person's centre by a straight run of foreground (``arm_coverage``).
+        A crossed neighbour's hand, or a neighbour's body, is not on such a run.
+        """
         if not persons:
             return {}
-        # only near people: the box around them grown by an arm's length
         reach = self._max_arm_len_px
-        us = [p['u'] for p in persons]
-        vs = [p['v'] for p in persons]
-        ox, oy = max(0, int(min(us) - reach)), max(0, int(min(vs) - reach))
-        ex, ey = min(self.width, int(max(us) + reach) + 1), min(self.height, int(max(vs) + reach) + 1)
-        roi = arms[oy:ey, ox:ex]
-        if not roi.any():
-            return {}
-        n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(roi, 8, cv2.CV_32S, cv2.CCL_SAUF)
-        stats = stats.copy()
-        stats[:, 0] += ox
-        stats[:, 1] += oy
-        if ox or oy or ex < self.width or ey < self.height:
-            full = np.zeros((self.height, self.width), np.int32)
-            full[oy:ey, ox:ex] = labels
-            labels = full
         centres = np.array([[p['u'], p['v']] for p in persons])
-        person_label = np.array([p['label'] for p in persons])
-        radii = np.sqrt(np.array([p['area'] for p in persons]) / math.pi)
-        best: dict[int, tuple[float, float, float]] = {}
-        for i in range(1, n):
-            x, y, w, h, area = (int(v) for v in stats[i])
-            if area < self._min_arm_area_px:
+        ox, oy = max(0, int(centres[:, 0].min() - reach)), max(0, int(centres[:, 1].min() - reach))
+        ex = min(self.width, int(centres[:, 0].max() + reach) + 1)
+        ey = min(self.height, int(centres[:, 1].max() + reach) + 1)
+        core = np.zeros((ey - oy, ex - ox), np.uint8)
+        r_in = int(round(self._arm_in_px))
+        for u, v in centres:
+            cv2.circle(core, (int(round(u)) - ox, int(round(v)) - oy), r_in, 1, -1)
+        out = cv2.subtract(fg[oy:ey, ox:ex], core)
+        ys, xs = np.nonzero(out)
+        if xs.size == 0:
+            return {}
+        xs, ys = xs + ox, ys + oy
+        d = np.hypot(xs[:, None] - centres[None, :, 0], ys[:, None] - centres[None, :, 1])
+        hands: dict[int, tuple[float, float]] = {}
+        thick = None
+        for k in range(len(persons)):
+            cand = np.nonzero(d[:, k] <= reach)[0]
+            if cand.size == 0:
                 continue
-            # persons whose centre is within arm's reach of the component's box
-            near = np.nonzero((centres[:, 0] >= x - reach) & (centres[:, 0] <= x + w + reach)
-                              & (centres[:, 1] >= y - reach) & (centres[:, 1] <= y + h + reach))[0]
-            if near.size == 0:
+            cand = cand[np.argsort(-d[cand, k])][:self.cfg.arm_candidates]
+            cu, cv_ = centres[k]
+            hx, hy = xs[cand].astype(float), ys[cand].astype(float)
+            steps = max(2, int(d[cand[0], k]))
+            ts = np.linspace(0.0, 1.0, steps)[None, :]
+            su = np.clip(np.rint(cu + (hx[:, None] - cu) * ts), 0, self.width - 1).astype(np.intp)
+            sv = np.clip(np.rint(cv_ + (hy[:, None] - cv_) * ts), 0, self.height - 1).astype(np.intp)
+            cover = fg[sv, su].mean(axis=1)
+            good = np.nonzero(cover >= self.cfg.arm_coverage)[0]
+            if good.size == 0:
                 continue
-            comp = (labels[y:y + h, x:x + w] == i)
-            ys, xs = np.nonzero(comp)
-            # bodies the arm touches (its pixels grown by 2 px)
-            x0, y0, x1, y1 = max(0, x - 2), max(0, y - 2), min(self.width, x + w + 2), min(self.height, y + h + 2)
-            grown = np.zeros((y1 - y0, x1 - x0), np.uint8)
-            grown[y - y0:y - y0 + h, x - x0:x - x0 + w] = comp
-            grown = cv2.dilate(grown, self._k3)
-            touched = np.unique(body_labels[y0:y1, x0:x1][grown != 0])
-            near = near[np.isin(person_label[near], touched[touched > 0])]
-            if near.size == 0:
+            g = int(good[0])
+            dist = float(d[cand[g], k])
+            # an arm is thin: between the core and the hand the foreground must be narrow (not a
+            # neighbour's body merged into the blob)
+            f = (self._arm_in_px + 0.6 * (dist - self._arm_in_px)) / dist
+            mu, mv = int(round(cu + (hx[g] - cu) * f)), int(round(cv_ + (hy[g] - cv_) * f))
+            if thick is None:
+                thick = cv2.distanceTransform(fg, cv2.DIST_L2, 3)
+            if thick[mv, mu] > self._arm_half_px:
                 continue
-            xs, ys = xs + x, ys + y
-            d = np.hypot(xs[:, None] - centres[None, near, 0], ys[:, None] - centres[None, near, 1])
-            dmin = d.min(axis=0)
-            attached = [j for j, k in enumerate(near) if dmin[j] <= 1.8 * radii[k] + 2.0]
-            for j in attached:
-                k = int(near[j])
-                ok = d[:, j] <= reach
-                for jj in attached:  # pixels at another attached body belong to that body's arm root
-                    if jj != j:
-                        ok &= d[:, jj] > 1.8 * radii[int(near[jj])] + 2.0
-                if not ok.any():
-                    continue
-                far = int(np.argmax(np.where(ok, d[:, j], -1.0)))
-                length = d[far, j] - dmin[j]
-                if length < self._min_arm_len_px:
-                    continue
-                # arm axis: from its root (pixels nearest the body) to the mean of its outer half; the
-                # hand is the farthest pixel along it within a band (ignores clutter touching the hand)
-                root = ok & (d[:, j] <= dmin[j] + 0.25 * length)
-                outer = ok & (d[:, j] >= dmin[j] + 0.5 * length)
-                if not root.any() or not outer.any():
-                    continue
-                ru, rv = float(xs[root].mean()), float(ys[root].mean())
-                du, dv = float(xs[outer].mean()) - ru, float(ys[outer].mean()) - rv
-                nrm = math.hypot(du, dv)
-                if nrm < 1e-6:
-                    continue
-                du, dv = du / nrm, dv / nrm
-                along = (xs - ru) * du + (ys - rv) * dv
-                band = ok & (np.abs((xs - ru) * -dv + (ys - rv) * du) <= self._band_px)
-                if not band.any():
-                    continue
-                tip = float(np.max(np.where(band, along, -1e9))) - self._hand_px
-                hu, hv = ru + du * tip, rv + dv * tip
-                dist = math.hypot(hu - centres[k, 0], hv - centres[k, 1])
-                if dist - dmin[j] < self._min_arm_len_px - self._hand_px:
-                    continue
-                if k not in best or dist > best[k][2]:
-                    best[k] = (hu, hv, dist)
-                sl = person_px[y:y + h, x:x + w]
-                sl[comp] = 1
-        return {k: (u, v) for k, (u, v, _) in best.items()}
+            pull = min(self._hand_px, dist - self._arm_in_px)
+            hands[k] = (cu + (hx[g] - cu) * (dist - pull) / dist, cv_ + (hy[g] - cv_) * (dist - pull) / dist)
+        if hands:  # keep the arms out of the background
+            near = (d.min(axis=1) <= reach)
+            person_px[ys[near], xs[near]] = 1
+        return hands
 
     def _update_background(self, f: np.ndarray, fg: np.ndarray, person_px: np.ndarray, dt: float) -> None:
         c = self.cfg
-        person = cv2.dilate(person_px, self._k_grow)
+        # shadows come and go with people: they are kept out of the background like people
+        person = cv2.dilate(cv2.bitwise_or(person_px, self._shadow), self._k_grow)
         fgd = cv2.dilate(fg, self._k_grow)
-        bg_mask = (fgd == 0).astype(np.uint8)
+        bg_mask = ((fgd == 0) & (person == 0)).astype(np.uint8)
         clutter = ((fgd != 0) & (person == 0)).astype(np.uint8)
         for mask, tau in ((bg_mask, c.bg_time_constant_s), (clutter, c.bg_clutter_time_constant_s),
                           (person, c.bg_person_time_constant_s)):

@@ -88,7 +88,7 @@ class OnnxDetector:
                 for h in hxy:
                     d = np.hypot(xy[:, 0] - h[0], xy[:, 1] - h[1])
                     k = int(np.argmin(d))
-                    if self.cfg.min_arm_length_m <= d[k] <= self.cfg.max_arm_length_m:
+                    if self.cfg.arm_min_reach_m <= d[k] <= self.cfg.max_arm_length_m:
                         if k not in hands or d[k] > np.hypot(*(hands[k] - xy[k])):
                             hands[k] = h
         r = math.sqrt(self.cfg.person_area_m2 / math.pi)

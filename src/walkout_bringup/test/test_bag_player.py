@@ -149,3 +149,62 @@ def test_recorder_round_trip(ros, tmp_path):
     assert [t for _, t, _ in msgs] == [(1_780_000_000 + i) * 10**9 for i in range(5)]
     from walkout_core.bagio import typestore
     assert typestore().deserialize_cdr(msgs[3][2], 'walkout_msgs/msg/ShelfEvent').event_id == 'e3'
+
+
+def test_player_waits_for_the_graph(ros, tmp_path):
+    """With a progress topic, the player stays within max_lag_s of what the graph has published."""
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.parameter import Parameter
+    from walkout_msgs.msg import AvatarArray, LoadCellReadings
+    from walkout_nodes.bag_player import BagPlayer, qos_for_topic
+    bag = write_bag(tmp_path / 'b', duration_s=3.0)
+    echo = rclpy.create_node('test_slow_graph')
+    pub = echo.create_publisher(AvatarArray, '/tracking/avatars', qos_for_topic('/tracking/avatars', True))
+    lags = []
+    player = None
+
+    def on_cells(msg):
+        time.sleep(0.01)                                  # a graph slower than the player
+        if player is not None and player.bag_time_ns is not None:
+            lags.append((player.bag_time_ns - (msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)) * 1e-9)
+        pub.publish(AvatarArray(header=msg.header))
+    echo.create_subscription(LoadCellReadings, '/shelves/load_cells', on_cells, qos_for_topic('/shelves/load_cells',
+                                                                                               True))
+    player = BagPlayer(parameter_overrides=[
+        Parameter('bag', value=str(bag)), Parameter('rate', value=0.0), Parameter('wait_for_subscribers_s', value=10.0),
+        Parameter('progress_topics', value=['/tracking/avatars']), Parameter('max_lag_s', value=0.2),
+        Parameter('stall_timeout_s', value=5.0)])
+    ex = MultiThreadedExecutor(num_threads=2)
+    ex.add_node(echo)
+    ex.add_node(player)
+    player.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(lags) < 61:
+        ex.spin_once(timeout_sec=0.05)
+    assert player.error is None
+    assert len(lags) == 61
+    assert max(lags) <= 0.2 + 0.05 + 1e-6      # max_lag_s + one sample period
+    assert player.waited_for_graph_s > 0.0
+    player.destroy_node()
+    echo.destroy_node()
+    ex.shutdown()
+
+
+def test_player_does_not_wait_for_a_silent_graph(ros, tmp_path):
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from walkout_nodes.bag_player import BagPlayer
+    bag = write_bag(tmp_path / 'b', duration_s=3.0)
+    player = BagPlayer(parameter_overrides=[
+        Parameter('bag', value=str(bag)), Parameter('rate', value=0.0),
+        Parameter('progress_topics', value=['/tracking/avatars']), Parameter('max_lag_s', value=0.2),
+        Parameter('stall_timeout_s', value=0.3)])
+    ex = SingleThreadedExecutor()
+    ex.add_node(player)
+    t0 = time.monotonic()
+    player.start()
+    while not player.done.is_set() and time.monotonic() - t0 < 20:
+        ex.spin_once(timeout_sec=0.05)
+    assert player.error is None and player.published == 61
+    assert time.monotonic() - t0 < 3.0          # one stall timeout, not one per message
+    player.destroy_node()

@@ -84,3 +84,12 @@ def test_node_list_is_pure():
     code = 'import sys, walkout_bringup.graph as g; g.node_list("small"); print(any(m.startswith("rclpy") for m in sys.modules))'
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == 'False'
+
+
+def test_run_command_lists_the_same_node_list(capsys):
+    from walkout_bringup.runner import main
+    assert main(['--layout', 'flash', '--list', '--bag', '/nonexistent']) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(node_list('flash', source='bag'))
+    assert sum('detection_node' in ln for ln in lines) == 60
+    assert main(['--layout', 'no_such_layout', '--list']) == 2

@@ -160,6 +160,12 @@ def basket_lines(states: list[Any], receipts: list[Any], currency: str) -> list[
     return lines or ['(no baskets)']
 
 
+def _alert_kind(kind: int) -> str:
+    from walkout_msgs.msg import StoreAlert
+    names = {getattr(StoreAlert, k): k[5:].lower().replace('_', ' ') for k in dir(StoreAlert) if k.startswith('KIND_')}
+    return names.get(kind, str(kind))
+
+
 def truth_lines(truth_baskets: list[Any]) -> list[str]:
     out = []
     for arr in truth_baskets[-1:]:
@@ -192,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--bag', help='bag to replay (default: the demo bag, simulated if missing)')
     ap.add_argument('--out', default=None, help='report directory (default <repo>/out/demo)')
     ns = ap.parse_args(list(sys.argv[1:] if argv is None else argv))
+    import logging
+    logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s', stream=sys.stderr)
     import cv2
     from walkout_bringup.evaluate import read_truth, replay, report_text, score
     from walkout_core.layout import load_layout
@@ -208,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         ('Baskets and receipts (what the store computed)', basket_lines(out['/baskets/state'], receipts,
                                                                        layout.currency)),
         ('True baskets (simulator)', truth_lines(truth['/truth/baskets']) or ['(no truth in this bag)']),
-        ('Alerts for staff', [f'[{a.kind}] {a.message}' for a in out['/alerts']] or ['(none)']),
+        ('Alerts for staff', [f'[{_alert_kind(a.kind)}] {a.message}' for a in out['/alerts']] or ['(none)']),
         ('Accuracy report', report_text(result, figures, notes).splitlines()),
     ]
     for head, lines in sections:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import shutil
@@ -31,6 +32,8 @@ from typing import Any, Callable
 
 __all__ = ['STAGE_KEYS', 'KEYS', 'guess_layout', 'read_truth', 'ReplayResult', 'replay', 'score', 'evaluate_bag',
            'main']
+
+_LOG = logging.getLogger('walkout.eval')
 
 #: JSON keys of each stage (issues 4, 5, 6); a stage that did not run gives null for all of them.
 STAGE_KEYS: dict[str, tuple[str, ...]] = {
@@ -206,8 +209,8 @@ def _wait_matched(pubs_subs: Callable[[], tuple], settle_s: float = 1.0, timeout
 def _report_callback_error(exc: BaseException) -> None:
     _report_callback_error.count = getattr(_report_callback_error, 'count', 0) + 1
     if _report_callback_error.count == 1:
-        print(f'eval: a node callback raised {type(exc).__name__}: {exc} (the replay goes on; further ones are '
-              'counted)', file=sys.stderr)
+        _LOG.warning('a node callback raised %s: %s (the replay goes on; further ones are counted)',
+                     type(exc).__name__, exc)
 
 
 def drain(executor: Any, idle_s: float = 0.002, max_s: float | None = None) -> int:
@@ -340,7 +343,7 @@ def replay(bag: str | Path, layout: str | None = None, *, rate: float = 0.0, max
     from walkout_bringup.graph import node_list
     from walkout_bringup.runner import InProcessGraph, ProcessGraph, ros_parameters
     from walkout_nodes.bag_player import BagPlayer, BagSource
-    log = log or (lambda s: print(s, file=sys.stderr))
+    log = log or _LOG.warning
     bag = str(Path(bag).resolve())
     BagSource(bag).close()                      # clear error before anything starts
     layout = layout or guess_layout(bag)
@@ -359,6 +362,7 @@ def replay(bag: str | Path, layout: str | None = None, *, rate: float = 0.0, max
     procs: ProcessGraph | None = None
     graph: InProcessGraph | None = None
     player = None
+    keep_logs = False
     try:
         if processes:
             procs = ProcessGraph(specs, log_dir=str(tmp / 'logs')).start()
@@ -376,7 +380,9 @@ def replay(bag: str | Path, layout: str | None = None, *, rate: float = 0.0, max
         progress = ['/tracking/avatars'] if 'tracker_node' in started_exec and not lockstep else []
         player = BagPlayer(parameter_overrides=ros_parameters({
             'bag': bag, 'rate': float(rate), 'reliable_sensors': True, 'progress_topics': progress,
-            'max_lag_s': float(max_lag_s), 'stall_timeout_s': float(stall_timeout_s), 'use_sim_time': False}))
+            'max_lag_s': float(max_lag_s), 'stall_timeout_s': float(stall_timeout_s), 'use_sim_time': False,
+            # /clock once per lock step is enough (every node takes every /clock message)
+            'clock_period_s': float(chunk_s) if lockstep else 0.01}))
         graph.add_node('bag_player', player)
         if not lockstep:
             graph.start()
@@ -390,6 +396,7 @@ def replay(bag: str | Path, layout: str | None = None, *, rate: float = 0.0, max
         _wait_matched(counts, settle_s=2.0 if processes else 1.0, timeout_s=60.0 if processes else 20.0)
         if procs is not None:
             dead = [n for n, a in procs.alive().items() if not a]
+            keep_logs = bool(dead)
             for n in dead:
                 failed[n] = f'process exited with {procs.procs[n].returncode} (log {tmp / "logs" / (n + ".log")})'
                 log(f'eval: node {n} not running: {failed[n]}')
@@ -469,7 +476,10 @@ def replay(bag: str | Path, layout: str | None = None, *, rate: float = 0.0, max
             procs.stop()
         if own_init:
             rclpy.try_shutdown()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if keep_logs:
+            log(f'eval: node process logs kept in {tmp / "logs"}')
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _plain_node(name: str) -> Any:
@@ -598,20 +608,58 @@ def _mean(vals: list[Any]) -> float | None:
     return sum(v) / len(v) if v else None
 
 
-def run_suite(include_stress: bool, bags_dir: Path, kw: dict[str, Any]) -> dict[str, Any]:
-    log = lambda s: print(s, file=sys.stderr)  # noqa: E731
-    per: dict[str, dict[str, Any]] = {}
-    for name, _ in scenarios(include_stress):
+def _eval_in_subprocess(bag: Path, kw: dict[str, Any], domain_id: int) -> tuple[dict[str, Any], str]:
+    """``walkout eval <bag>`` in a child process with a ROS domain of its own (replays in parallel
+    must not hear each other). Returns (figures, report text)."""
+    args = [sys.executable, '-m', 'walkout_bringup.evaluate', str(bag), '--rate', str(kw.get('rate', 0.0)),
+            '--max-lag', str(kw.get('max_lag_s', 0.5)), '--chunk', str(kw.get('chunk_s', 0.1))]
+    if kw.get('processes'):
+        args.append('--processes')
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f'walkout eval {bag} exited with {proc.returncode}: {proc.stderr.strip()[-500:]}')
+    return json.loads(lines[-1]), '\n'.join(lines[:-1])
+
+
+def run_suite(include_stress: bool, bags_dir: Path, kw: dict[str, Any], jobs: int = 1) -> dict[str, Any]:
+    """Every scenario's figures (``jobs`` > 1: that many replays at once, each in its own process
+    and ROS domain) and their mean over the scenarios; bags are generated first where missing."""
+    from concurrent.futures import ThreadPoolExecutor
+    log = _LOG.warning
+    names = [n for n, _ in scenarios(include_stress)]
+    bags: dict[str, Path | None] = {}
+    for name in names:
         try:
-            bag = bag_for(name, bags_dir, log)
-            figures, text, _ = evaluate_bag(bag, **kw)
+            bags[name] = bag_for(name, bags_dir, log)
+        except Exception as exc:  # noqa: BLE001 - a scenario the simulator cannot make is reported
+            log(f'eval: scenario {name}: no bag: {exc}')
+            bags[name] = None
+    base_domain = int(os.environ.get('ROS_DOMAIN_ID', '0') or 0)
+
+    def one(i_name: tuple[int, str]) -> tuple[str, dict[str, Any] | None, str]:
+        i, name = i_name
+        if bags[name] is None:
+            return name, None, 'no bag'
+        try:
+            if jobs > 1:
+                figures, text = _eval_in_subprocess(bags[name], kw, 100 + (base_domain + 1 + i) % 130)
+            else:
+                figures, text, _ = evaluate_bag(bags[name], **kw)
         except Exception as exc:  # noqa: BLE001 - one scenario's failure is reported, the suite goes on
-            print(f'== scenario {name}: failed: {type(exc).__name__}: {exc}')
-            per[name] = {k: None for k in KEYS}
-            continue
-        print(f'== scenario {name}\n{text}')
-        print(json.dumps({'scenario': name, **figures}), flush=True)
-        per[name] = figures
+            return name, None, f'{type(exc).__name__}: {exc}'
+        return name, figures, text
+    per: dict[str, dict[str, Any]] = {}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for name, figures, text in pool.map(one, enumerate(names)):
+            if figures is None:
+                print(f'== scenario {name}: failed: {text}', flush=True)
+                per[name] = {k: None for k in KEYS}
+                continue
+            print(f'== scenario {name}\n{text}')
+            print(json.dumps({'scenario': name, **figures}), flush=True)
+            per[name] = figures
     overall: dict[str, Any] = {k: _mean([p.get(k) for p in per.values()]) for k in KEYS}
     overall['scenarios'] = per
     return overall
@@ -624,6 +672,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--suite', action='store_true', help='every scenario of params/scenarios/')
     ap.add_argument('--include-stress', action='store_true', help='with --suite: also the stress scenarios')
     ap.add_argument('--bags-dir', default=None, help='where suite bags live (default <repo>/bags)')
+    ap.add_argument('--jobs', '-j', type=int, default=1, help='with --suite: scenarios replayed at once')
     ap.add_argument('--rate', type=float, default=0.0, help='replay speed (0 = as fast as the graph keeps up)')
     ap.add_argument('--max-lag', type=float, default=0.5, help='bag seconds the player may run ahead of the tracker')
     ap.add_argument('--processes', action='store_true', help='one process per node')
@@ -631,10 +680,12 @@ def main(argv: list[str] | None = None) -> int:
                     help='executor when not in lock step (--rate > 0)')
     ap.add_argument('--chunk', type=float, default=0.1, help='lock step: bag seconds per step')
     ns = ap.parse_args(list(sys.argv[1:] if argv is None else argv))
+    logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s', stream=sys.stderr)
     kw = {'rate': ns.rate, 'max_lag_s': ns.max_lag, 'processes': ns.processes, 'executor': ns.executor,
           'chunk_s': ns.chunk}
     if ns.suite:
-        overall = run_suite(ns.include_stress, Path(ns.bags_dir) if ns.bags_dir else _repo_root() / 'bags', kw)
+        overall = run_suite(ns.include_stress, Path(ns.bags_dir) if ns.bags_dir else _repo_root() / 'bags', kw,
+                            jobs=ns.jobs)
         print(json.dumps(overall))
         return 0
     if not ns.bag:

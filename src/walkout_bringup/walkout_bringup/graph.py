@@ -80,7 +80,9 @@ def _layout_obj(layout: Any) -> Any:
 def _layout_param(layout: Any, given: Any) -> str:
     """The ``layout`` parameter: the name given, else the loaded layout's name (or its file)."""
     if isinstance(given, (str, os.PathLike)):
-        return str(given)
+        p = Path(given)
+        # a file path is made absolute (nodes may run with another working directory); a name stays
+        return str(p.resolve()) if p.suffix in ('.yaml', '.yml') or p.exists() else str(given)
     name = getattr(layout, 'name', '')
     src = getattr(layout, 'source', '')
     if src and Path(src).stem != name:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -22,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
 from walkout_bringup.graph import NodeSpec, node_list
+
+_LOG = logging.getLogger('walkout.run')
 
 __all__ = ['load_node_class', 'ros_parameters', 'InProcessGraph', 'ProcessGraph', 'main']
 
@@ -158,8 +161,8 @@ class InProcessGraph:
                 self.callback_errors += 1
                 if self.spin_error is None:
                     self.spin_error = exc
-                    print(f'walkout run: a node callback raised {type(exc).__name__}: {exc} (the graph goes on; '
-                          'further ones are counted)', file=sys.stderr)
+                    _LOG.warning('a node callback raised %s: %s (the graph goes on; further ones are counted)',
+                                 type(exc).__name__, exc)
 
     def stop(self) -> None:
         self._stop.set()
@@ -336,7 +339,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--executor', choices=('multi', 'single'), default='multi')
     ap.add_argument('--list', action='store_true', help='print the node list and exit')
     ap.add_argument('--duration', type=float, default=0.0, help='stop after this many wall seconds (0 = never)')
+    ap.add_argument('--keep-running', action='store_true', help='with --bag: keep the graph running after the bag')
+    ap.add_argument('--tail', type=float, default=3.0, help='with --bag: seconds the graph gets after the bag ended')
     ns = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s', stream=sys.stderr)
     source = 'bag' if ns.bag else 'live'
     try:
         specs = node_list(ns.layout, source=source, cameras_per_detection_node=ns.cameras_per_detection_node)
@@ -397,7 +403,10 @@ def _main_in_process(ns: argparse.Namespace, specs: list[NodeSpec], stop: thread
         graph.start()
         if player is not None:
             player.start()
-        _wait(stop, ns, (lambda: player.done.is_set()) if player is not None else (lambda: False))
+        _wait(stop, ns, (lambda: player.done.is_set() and not ns.keep_running) if player is not None
+              else (lambda: False))
+        if player is not None and player.done.is_set() and not stop.is_set():
+            stop.wait(ns.tail)                  # the graph finishes what the bag gave it
         if player is not None and player.error is not None:
             print(f'walkout run: {player.error}', file=sys.stderr)
             return 1
@@ -419,7 +428,10 @@ def _main_processes(ns: argparse.Namespace, specs: list[NodeSpec], stop: threadi
     graph = ProcessGraph(all_specs).start()
     print(f'walkout run: {len(all_specs)} node processes (layout {ns.layout}); Ctrl-C stops', file=sys.stderr)
     try:
-        _wait(stop, ns, lambda: ns.bag is not None and not graph.alive().get('bag_player', True))
+        _wait(stop, ns, lambda: ns.bag is not None and not ns.keep_running
+              and not graph.alive().get('bag_player', True))
+        if ns.bag is not None and not stop.is_set():
+            stop.wait(ns.tail)
         dead = [n for n, a in graph.alive().items() if not a and n != 'bag_player']
         for n in dead:
             print(f'walkout run: {n} exited with {graph.procs[n].returncode}', file=sys.stderr)

@@ -11,7 +11,6 @@ import argparse
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 

@@ -6,8 +6,8 @@ import pytest
 
 from walkout_core.shelf.config import ShelfEventConfig
 from walkout_core.shelf.detector import CellBlockDetector
-from walkout_core.shelf.protocol import STATUS_NAN, STATUS_NO_DATA
-from walkout_core.shelf.synth import Step, block_signal, lane_signal
+from walkout_core.shelf.protocol import STATUS_NAN, STATUS_NO_DATA, STATUS_SATURATED
+from walkout_core.shelf.synth import Step, lane_signal
 
 T0 = 1_780_000_000.0
 RATE = 20.0
@@ -130,7 +130,7 @@ def test_isolated_bad_readings_are_skipped_without_fault():
     assert changes == [] and faults == []
 
 
-@pytest.mark.parametrize('kind', ['nan', 'high', 'negative', 'no_data', 'stuck'])
+@pytest.mark.parametrize('kind', ['nan', 'high', 'negative', 'no_data', 'saturated', 'stuck'])
 def test_fault_episode_raises_once_and_flags_the_change(kind):
     t = times(30)
     x = lane_signal(t, 5000, [Step(T0 + 6.0, -800.0)])
@@ -144,6 +144,8 @@ def test_fault_episode_raises_once_and_flags_the_change(kind):
         x[bad] = -2000.0
     elif kind == 'no_data':
         st[bad, 0] = STATUS_NO_DATA
+    elif kind == 'saturated':
+        st[bad, 0] = STATUS_SATURATED
     else:
         x[bad] = x[99]
     changes, faults, _ = run(x[:, None], t, st)

@@ -147,3 +147,21 @@ def test_bad_input_raises_input_error_with_a_key(layout):
     with pytest.raises(InputError) as e:
         p.update('S1', float('nan'), np.zeros(4))
     assert e.value.key == 'bad_stamp'
+
+
+def test_identifier_prefers_picks_that_could_have_walked_here(layout):
+    from walkout_core.shelf.identify import ProductIdentifier
+    ident = ProductIdentifier(layout.catalogue, ShelfEventConfig())
+    # p039 and p076 weigh 555 g; both picked 2 s ago, p039 right here, p076 20 m away
+    ident.note(Identification('pick', 'p039', 1, 1.0, 0, 0.0), T0, ('A', 0), (1.0, 1.0))
+    ident.note(Identification('pick', 'p076', 1, 1.0, 0, 0.0), T0, ('B', 0), (21.0, 1.0))
+    r = ident.identify('p019', 555.0, 4.0, T0 + 2.0, None, ('C', 0), (2.0, 1.0))
+    assert (r.kind, r.product_id, r.quantity) == ('misplaced_put', 'p039', -1)
+    r = ident.identify('p019', 555.0, 4.0, T0 + 2.0, None, ('C', 0), (20.0, 1.0))
+    assert r.product_id == 'p076'
+    # a put-back right after a pick from the same lane is that lane's product, even if another
+    # recently picked product fits as well
+    ident.note(Identification('pick', 'p075', 1, 1.0, 0, 0.0), T0, ('S3', 0), (5.0, 5.0))
+    ident.note(Identification('pick', 'p084', 1, 1.0, 0, 0.0), T0 + 1, ('X', 0), (5.5, 5.0))
+    r = ident.identify('p075', 525.0, 4.0, T0 + 3.0, None, ('S3', 0), (5.0, 5.0))
+    assert (r.kind, r.product_id, r.quantity) == ('put_back', 'p075', -1)

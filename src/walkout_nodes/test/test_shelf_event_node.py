@@ -118,6 +118,46 @@ def test_bag_replay_through_the_node_gives_the_expected_events(ctx, tmp_path):
         player.destroy_node()
 
 
+def test_bad_readings_are_counted_and_the_node_keeps_running(ctx):
+    node = ShelfEventNode(context=ctx, parameter_overrides=[Parameter('layout', value='small'),
+                                                            Parameter('reliable_sensors', value=True)])
+    player = rclpy.create_node('bad_player', context=ctx)
+    pub = player.create_publisher(LoadCellReadings, '/shelves/load_cells', sensor_qos(True))
+    ex = SingleThreadedExecutor(context=ctx)
+    ex.add_node(node)
+    ex.add_node(player)
+
+    def msg(cid, t, n=4, sids=None, weights=None):
+        m = LoadCellReadings()
+        m.header.stamp.sec, m.header.stamp.nanosec = 1_780_000_000 + int(t), int((t % 1) * 1e9)
+        m.controller_id = cid
+        m.shelf_ids = sids or ['S1'] * n
+        m.lanes = list(range(n))
+        m.weights_g = weights or [1000.0] * n
+        m.status = [0] * n
+        return m
+    try:
+        end = time.monotonic() + 10
+        while pub.get_subscription_count() == 0 and time.monotonic() < end:
+            ex.spin_once(timeout_sec=0.05)
+        bad = [msg('nope', 1.0), msg('S1', 2.0), msg('S1', 1.5), msg('S1', 3.0, sids=['S9'] * 4),
+               msg('S1', 4.0, weights=[1.0, 2.0]), msg('S1', 5.0, weights=[float('nan')] * 4)]
+        for m in bad:
+            pub.publish(m)
+        end = time.monotonic() + 10
+        while node.diag.counters['readings'] < len(bad) and time.monotonic() < end:
+            ex.spin_once(timeout_sec=0.05)
+        c = node.diag.counters
+        assert c['readings'] == len(bad)
+        assert c['unknown_controller'] == 1 and c['out_of_order'] == 1 and c['unknown_cells'] == 1
+        assert c['malformed'] == 1
+        assert node.pipeline.counters['samples'] == 2        # the good one and the all-NaN one
+    finally:
+        ex.shutdown()
+        node.destroy_node()
+        player.destroy_node()
+
+
 def test_parameter_changes_are_validated(ctx):
     node = ShelfEventNode(context=ctx, parameter_overrides=[Parameter('layout', value='small')])
     try:
@@ -137,7 +177,8 @@ def test_bad_parameter_at_start_names_it(ctx):
         ShelfEventNode(context=ctx, parameter_overrides=[Parameter('accept_sigma', value=-1.0)])
 
 
-@pytest.mark.parametrize('node, cls', [('shelf_event_node', ShelfEventConfig), ('shelf_sensor_node', ShelfSensorConfig)])
+@pytest.mark.parametrize('node, cls', [('shelf_event_node', ShelfEventConfig),
+                                       ('shelf_sensor_node', ShelfSensorConfig)])
 def test_parameter_file_keys_and_units(node, cls):
     path = ROOT / 'params' / f'{node}.yaml'
     data = yaml.safe_load(path.read_text())

@@ -133,3 +133,17 @@ def test_status_bits_and_flags_match_the_messages():
 def test_unknown_controller_is_rejected_with_the_parameter_name(ctx):
     with pytest.raises(ValueError, match='controller_id'):
         ShelfSensorNode(context=ctx, parameter_overrides=[Parameter('controller_id', value='nope')])
+
+
+def test_missing_port_is_retried_with_backoff(ctx, tmp_path):
+    node = ShelfSensorNode(context=ctx, parameter_overrides=[
+        Parameter('controller_id', value='S1'), Parameter('port', value=str(tmp_path / 'absent')),
+        Parameter('reconnect_min_s', value=0.05), Parameter('reconnect_max_s', value=0.1)])
+    ex = SingleThreadedExecutor(context=ctx)
+    ex.add_node(node)
+    try:
+        assert spin_until(ex, lambda: node.diag.counters['open_failures'] >= 3, timeout=5.0)
+        assert node._ser is None and node._backoff == pytest.approx(0.1)
+    finally:
+        ex.shutdown()
+        node.destroy_node()

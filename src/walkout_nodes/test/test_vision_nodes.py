@@ -236,7 +236,8 @@ def test_tracker_node_publishes_avatars_and_markers(ros):
 # ---------------------------------------------------------------------------- replay of a suite bag
 def _find_bag():
     env = os.environ.get('WALKOUT_TEST_BAG')
-    cands = ([Path(env)] if env else []) + [ROOT / 'bags' / 'demo_small', ROOT / 'bags' / 'generated' / 'single_shopper',
+    cands = ([Path(env)] if env else []) + [ROOT / 'bags' / 'demo_small',
+                                            ROOT / 'bags' / 'generated' / 'single_shopper',
                                             ROOT / 'bags' / 'single_shopper']
     for c in cands:
         if (c / 'metadata.yaml').is_file():

@@ -300,7 +300,9 @@ class BagPlayer(Node):
         while not self.stop_event.is_set():
             g = self.graph_time_ns()
             with self._lock:
-                silent = time.monotonic() - max(self._progress_wall, t0) > self.cfg.stall_timeout_s
+                # silent since its last output (or since playing started): the graph is not held to it
+                silent = time.monotonic() - max(self._progress_wall, self.wall_started or t0) \
+                    > self.cfg.stall_timeout_s
             if g is None:
                 # nothing heard yet: let the first max_lag_s of the bag through
                 if self._first_ns is None or t_ns - self._first_ns <= lag_ns or silent:

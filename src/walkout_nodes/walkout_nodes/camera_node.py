@@ -51,7 +51,8 @@ class CameraNode(Node):
         qos = sensor_qos(c.reliable_sensors)
         base = f'/camera/{c.camera_id}/image'
         self.pub_raw = self.create_publisher(Image, base, qos) if c.publish_raw else None
-        self.pub_jpeg = self.create_publisher(CompressedImage, base + '/compressed', qos) if c.publish_compressed else None
+        self.pub_jpeg = (self.create_publisher(CompressedImage, base + '/compressed', qos)
+                         if c.publish_compressed else None)
         self.cap: cv2.VideoCapture | None = None
         self._retry_s = c.retry_initial_s
         self._next_open_ns = 0

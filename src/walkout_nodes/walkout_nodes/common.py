@@ -73,6 +73,11 @@ def declare_config(node: Node, cls: type[T], **overrides: Any) -> T:
     return validate(cls(**values))
 
 
+def _level(level: bytes | int) -> bytes:
+    """DiagnosticStatus levels are ``bytes`` in rclpy (b'\\x01' is WARN); accept ints too."""
+    return level if isinstance(level, bytes) else bytes([int(level)])
+
+
 class Diagnostics:
     """Counters and a status per stream, published on ``/diagnostics`` at a fixed period.
 
@@ -95,8 +100,9 @@ class Diagnostics:
         with self._lock:
             self.counters[key] += n
 
-    def problem(self, key: str, message: str, level: int = DiagnosticStatus.WARN) -> None:
+    def problem(self, key: str, message: str, level: bytes | int = DiagnosticStatus.WARN) -> None:
         """Count a problem, log it once per burst, report it on /diagnostics."""
+        level = _level(level)
         now = self._node.get_clock().now().nanoseconds
         with self._lock:
             self.counters[key] += 1
@@ -119,7 +125,7 @@ class Diagnostics:
             values = [KeyValue(key=k, value=str(v)) for k, v in sorted(self.counters.items())]
         arr = DiagnosticArray()
         arr.header.stamp = self._node.get_clock().now().to_msg()
-        arr.status = [DiagnosticStatus(level=bytes([level]) if isinstance(DiagnosticStatus().level, bytes) else level,
+        arr.status = [DiagnosticStatus(level=level,
                                        name=f'{self._node.get_fully_qualified_name()}: {self._name}',
                                        message=msg[:500], hardware_id=self._name, values=values)]
         self._pub.publish(arr)

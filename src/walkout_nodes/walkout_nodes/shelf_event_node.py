@@ -19,8 +19,7 @@ from walkout_core.shelf.config import ShelfEventConfig
 from walkout_core.shelf.pipeline import AlertRecord, InputError, ShelfEventRecord, ShelfPipeline
 from walkout_msgs.msg import LoadCellReadings, ShelfEvent, StoreAlert
 
-from .common import EVENT_QOS, declare_config, sec_to_stamp, sensor_qos, stamp_to_sec
-from .shelf_sensor_node import ShelfDiagnostics
+from .common import EVENT_QOS, Diagnostics, declare_config, sec_to_stamp, sensor_qos, stamp_to_sec
 
 __all__ = ['ShelfEventNode', 'NODE_CLASS', 'main', 'event_to_msg', 'alert_to_msg']
 
@@ -67,7 +66,7 @@ class ShelfEventNode(Node):
         self.cfg = declare_config(self, ShelfEventConfig)
         self.layout = load_layout(self.cfg.layout)
         self.pipeline = ShelfPipeline(self.layout, self.cfg)
-        self.diag = ShelfDiagnostics(self, 'shelf events', period_s=self.cfg.diagnostics_period_s)
+        self.diag = Diagnostics(self, 'shelf events', period_s=self.cfg.diagnostics_period_s)
         self.pub_events = self.create_publisher(ShelfEvent, '/shelves/events', EVENT_QOS)
         self.pub_alerts = self.create_publisher(StoreAlert, '/alerts', EVENT_QOS)
         self.sub = self.create_subscription(LoadCellReadings, '/shelves/load_cells', self._on_readings,

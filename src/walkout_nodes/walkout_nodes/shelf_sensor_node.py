@@ -23,36 +23,12 @@ from walkout_core.config import validate
 from walkout_core.layout import load_layout
 from walkout_core.shelf.config import ShelfSensorConfig
 from walkout_core.shelf.protocol import LineError, SequenceTracker, flag_out_of_range, parse_line
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from walkout_msgs.msg import LoadCellReadings
 
 from .common import Diagnostics, declare_config, sensor_qos
 
-__all__ = ['ShelfSensorNode', 'ShelfDiagnostics', 'NODE_CLASS', 'main']
+__all__ = ['ShelfSensorNode', 'NODE_CLASS', 'main']
 
-
-def _level_byte(level) -> bytes:
-    return level if isinstance(level, bytes) else bytes([int(level)])
-
-
-class ShelfDiagnostics(Diagnostics):
-    """``common.Diagnostics`` whose ``publish`` also works when the level constants are ``bytes``.
-
-    In Jazzy ``DiagnosticStatus.OK`` etc. are ``bytes``; ``common.Diagnostics.publish`` calls
-    ``bytes([level])`` on them and raises ``TypeError`` (reported to the owner of common.py). Remove
-    this class once that is fixed.
-    """
-
-    def publish(self) -> None:
-        with self._lock:
-            level = max((_level_byte(lv) for lv, _ in self._messages.values()), default=_level_byte(DiagnosticStatus.OK))
-            msg = '; '.join(m for _, m in self._messages.values()) or 'ok'
-            values = [KeyValue(key=k, value=str(v)) for k, v in sorted(self.counters.items())]
-        arr = DiagnosticArray()
-        arr.header.stamp = self._node.get_clock().now().to_msg()
-        arr.status = [DiagnosticStatus(level=level, name=f'{self._node.get_fully_qualified_name()}: {self._name}',
-                                       message=msg[:500], hardware_id=self._name, values=values)]
-        self._pub.publish(arr)
 
 _FIXED = ('controller_id', 'port', 'baud', 'layout', 'reliable_sensors', 'poll_period_s', 'diagnostics_period_s')
 
@@ -76,7 +52,7 @@ class ShelfSensorNode(Node):
         self.shelf_ids = [s.id for s in shelves for _ in s.lanes]
         self.lanes = array.array('H', [ln.index for s in shelves for ln in s.lanes])
         self.capacity_g = np.array([s.capacity_kg * 1000.0 for s in shelves for _ in s.lanes])
-        self.diag = ShelfDiagnostics(self, f'shelf controller {self.cfg.controller_id}',
+        self.diag = Diagnostics(self, f'shelf controller {self.cfg.controller_id}',
                                 period_s=self.cfg.diagnostics_period_s)
         self.pub = self.create_publisher(LoadCellReadings, '/shelves/load_cells', sensor_qos(self.cfg.reliable_sensors))
         self.seq = SequenceTracker()

@@ -46,12 +46,13 @@ class _Det(NamedTuple):
     reach_x: float
     reach_y: float
     confidence: float
+    area_m2: float
 
 
 def _frame_of(msg: PersonDetectionArray) -> CameraFrame:
     return CameraFrame(msg.camera_id, bool(msg.camera_ok), [
         _Det(d.position.x, d.position.y, d.position_sigma_m, d.has_reach, d.reach_point.x, d.reach_point.y,
-             d.confidence) for d in msg.detections])
+             d.confidence, d.area_m2) for d in msg.detections])
 
 
 def avatars_to_msg(out: TrackerOutput, frame_id: str) -> AvatarArray:
@@ -210,7 +211,8 @@ class TrackerNode(Node):
     def _publish_markers(self, out: TrackerOutput) -> None:
         header = Header(frame_id=self.layout.frame_id, stamp=sec_to_stamp(out.stamp))
         markers = avatar_markers(out, header, self.cfg.marker_height_m, self.cfg.marker_lifetime_s)
-        if self._last_layout_markers is None or out.stamp - self._last_layout_markers >= self.cfg.layout_markers_period_s:
+        last = self._last_layout_markers
+        if last is None or out.stamp - last >= self.cfg.layout_markers_period_s:
             self._last_layout_markers = out.stamp
             markers = layout_markers(self.layout, header) + markers
         if markers:

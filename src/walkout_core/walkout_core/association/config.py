@@ -59,6 +59,8 @@ class AssociationConfig:
     handover_reach_body_dist_m: float = param(0.45, 'm', 'when only one hand is seen: it meets the other person '
                                               'if this near their body (0 = both hands needed)', min_value=0.0,
                                               max_value=2.0)
+    handover_off_line_m: float = param(0.2, 'm', 'when only one hand is seen: at most this far off the line '
+                                       'between the two bodies', min_value=0.0, max_value=2.0)
     handover_min_shelf_dist_m: float = param(0.6, 'm', 'a handover meeting point is at least this far from '
                                              'every shelf front', min_value=0.0, max_value=5.0)
     handover_min_duration_s: float = param(0.7, 's', 'hands must meet this long for a handover',

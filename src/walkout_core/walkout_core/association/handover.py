@@ -75,9 +75,20 @@ class HandoverDetector:
         hand, other = (ha, b) if ha is not None else (hb, a)
         if hand is None or cfg.handover_reach_body_dist_m <= 0:
             return None
-        if np.hypot(hand.reach_x - other.x, hand.reach_y - other.y) <= cfg.handover_reach_body_dist_m:
-            return np.array([hand.reach_x, hand.reach_y])
-        return None
+        if np.hypot(hand.reach_x - other.x, hand.reach_y - other.y) > cfg.handover_reach_body_dist_m:
+            return None
+        # the hand must be on the way from its owner to the other person, not beside them
+        body = np.array([hand.x, hand.y])
+        ab = np.array([other.x, other.y]) - body
+        ar = np.array([hand.reach_x, hand.reach_y]) - body
+        n = float(np.linalg.norm(ab))
+        if n < 1e-6:
+            return None
+        along = float(ar @ ab) / n
+        across = abs(float(ar[0] * ab[1] - ar[1] * ab[0])) / n
+        if along < 0.25 * n or across > cfg.handover_off_line_m:
+            return None
+        return np.array([hand.reach_x, hand.reach_y])
 
     def update(self, frame: AvatarFrame) -> list[HandoverMeeting]:
         cfg = self.cfg

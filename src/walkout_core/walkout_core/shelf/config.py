@@ -52,9 +52,11 @@ class ShelfEventConfig:
                                          min_value=1.0, max_value=100.0)
     settle_std_sigma: float = param(1.6, 'sigma', 'settled: standard deviation of the window below this',
                                     min_value=0.5, max_value=20.0)
-    settle_slope_sigma: float = param(2.5, 'sigma', 'settled: newer-half minus older-half mean of the window below this',
+    settle_slope_sigma: float = param(2.5, 'sigma', 'settled: newer-half minus older-half window mean '
+                                      'below this',
                                       min_value=0.5, max_value=20.0)
-    level_clip_sigma: float = param(4.0, 'sigma', 'settled level: window readings this far from its median are left out',
+    level_clip_sigma: float = param(4.0, 'sigma', 'settled level: window readings this far from its '
+                                    'median are left out',
                                     min_value=0.5, max_value=100.0)
     baseline_time_constant_s: float = param(5.0, 's', 'time constant of the idle baseline that follows drift',
                                             min_value=0.1, max_value=3600.0)
@@ -65,7 +67,8 @@ class ShelfEventConfig:
     # --- bad readings and faults
     negative_limit_g: float = param(50.0, 'g', 'readings below minus this are out of range', min_value=0.0,
                                     max_value=10_000.0)
-    fault_bad_samples: int = param(5, 'samples', 'consecutive bad readings (NaN, no data, out of range) that make a fault',
+    fault_bad_samples: int = param(5, 'samples', 'consecutive bad readings (NaN, no data, out of '
+                                   'range) that make a fault',
                                    min_value=1, max_value=100_000)
     stuck_samples: int = param(10, 'samples', 'consecutive identical readings that make a stuck-cell fault',
                                min_value=2, max_value=100_000)
@@ -87,10 +90,12 @@ class ShelfEventConfig:
     recent_pick_prior: float = param(50.0, '-', 'prior odds of a product picked just now vs one not picked '
                                      '(decays with recent_pick_tau_s, adds up over outstanding picks)',
                                      min_value=0.0, max_value=1e9)
-    same_lane_prior: float = param(1000.0, '-', "prior odds of an increase being the lane's own product per recent pick "
+    same_lane_prior: float = param(1000.0, '-', "prior odds of an increase being the lane's own product "
+                                   'per recent pick '
                                    'from this very lane (the item comes back where it was taken)',
                                    min_value=0.0, max_value=1e12)
-    own_lane_prior: float = param(5.0, '-', "prior odds of an increase being the lane's own product (restock, old pick) "
+    own_lane_prior: float = param(5.0, '-', "prior odds of an increase being the lane's own product "
+                                  '(restock, old pick) '
                                   'vs a product not picked recently', min_value=0.0, max_value=1e9)
     recent_pick_tau_s: float = param(60.0, 's', 'time constant of the recency weight of a pick',
                                      min_value=0.1, max_value=86_400.0)
@@ -102,6 +107,7 @@ class ShelfEventConfig:
                                       min_value=0.0, max_value=1.0)
     unknown_prior: float = param(0.001, '-', 'prior probability that a change is none of the candidate products '
                                  '(sets the confidence of poor fits)', min_value=1e-12, max_value=0.5)
-    multi_lane_window_s: float = param(1.0, 's', 'changes of neighbouring lanes this close in time are flagged multi-lane',
+    multi_lane_window_s: float = param(1.0, 's', 'changes of neighbouring lanes this close in time '
+                                       'are flagged multi-lane',
                                        min_value=0.0, max_value=60.0)
     diagnostics_period_s: float = param(1.0, 's', 'period of /diagnostics', min_value=0.1, max_value=60.0)

@@ -6,14 +6,16 @@ flash layout's 2,000 cells at 20 Hz stay far below a quarter of a core.
 
 Per cell (lane), in units of its noise sigma (the shelf's ``accuracy_g``):
 
-* **idle**: an exponential baseline (time constant ``baseline_time_constant_s``) follows slow drift;
+* **idle**: the baseline is the running mean of the readings since it was last set, then (once
+  older than ``baseline_time_constant_s``) an exponential average that follows slow drift;
   a reading more than ``start_threshold_sigma`` from it starts a change (its stamp is the change's
   start: the moment the hand was there).
 * **active**: wait until the last ``window_samples`` readings are *quiet*: their standard deviation
   is below ``settle_std_sigma`` and the newer-half minus older-half mean below
   ``settle_slope_sigma``. A hand pressing, an item swinging or a noise spike keeps the window loud;
   the oldest reading of the first quiet window is the settle time. The settled change is the window
-  mean (without readings more than ``level_clip_sigma`` from its median) minus the baseline; below ``min_change_g`` it is a transient (the baseline re-zeroes to the
+  mean (without readings more than ``level_clip_sigma`` from its median) minus the baseline; below
+  ``min_change_g`` it is a transient (the baseline re-zeroes to the
   new level, no event), else a :class:`Change` is reported and the baseline jumps to the new level.
 * **init**: after start-up or a change that never settles (``max_active_s``) the first quiet window
   sets the baseline without an event.
@@ -76,6 +78,7 @@ class CellBlockDetector:
         self.counters: Counter[str] = Counter()
         self.state = np.full(n, INIT, np.int8)
         self.baseline = np.zeros(n)
+        self.n_base = np.zeros(n)          # readings averaged into the baseline since it was last set
         self.start_t = np.zeros(n)
         self.n_active = np.zeros(n, np.int32)
         self.last_x = np.full(n, np.nan)
@@ -162,8 +165,10 @@ class CellBlockDetector:
             start = idle & (np.abs(d) > self.start_thr)
             follow = idle & usable & ~start
         if dt > 0.0:
-            alpha = -math.expm1(-dt / cfg.baseline_time_constant_s)
+            # running mean of the readings since the last re-zero, then an exponential average
+            alpha = np.maximum(-math.expm1(-dt / cfg.baseline_time_constant_s), 1.0 / (self.n_base + 1.0))
             self.baseline = np.where(follow, self.baseline + alpha * d, self.baseline)
+            self.n_base += follow
         if start.any():
             self.state[start] = ACTIVE
             self.start_t[start] = t
@@ -186,6 +191,7 @@ class CellBlockDetector:
                     else:
                         self.counters['transients'] += 1
                 self.baseline[i] = level
+                self.n_base[i] = self.W
                 self.state[i] = IDLE
                 self.taint[i] = self.in_fault[i]
         if timeout.any():

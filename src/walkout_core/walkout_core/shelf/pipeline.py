@@ -113,7 +113,6 @@ class ShelfPipeline:
         self._n_events = 0
         self._n_alerts = 0
         self._last_silence_check = -math.inf
-        self._newest_t = -math.inf
         # (shelf, lane) -> {product: count} misplaced there; (shelf, lane, product) -> open alert id
         self.misplaced: dict[tuple[str, int], Counter[str]] = {}
         self._misplaced_alerts: dict[tuple[str, int, str], list[AlertRecord]] = {}
@@ -195,7 +194,6 @@ class ShelfPipeline:
         w, st = self._arrange(b, w, st, shelf_ids, lanes)
         self.counters['samples'] += 1
         b.last_t = t
-        self._newest_t = max(self._newest_t, t)
         alerts: list[AlertRecord] = []
         if b.silent_alert:
             alerts.append(self._resolve(self._fault_alerts.pop((controller_id, -1)), t,
@@ -209,7 +207,7 @@ class ShelfPipeline:
             ev, al = self._on_change(b, ch)
             events.append(ev)
             alerts.extend(al)
-        if t - self._last_silence_check >= 0.5:
+        if t - self._last_silence_check >= self.cfg.controller_timeout_s / 4.0:
             self._last_silence_check = t
             alerts.extend(self._check_silent(t))
         return events, alerts

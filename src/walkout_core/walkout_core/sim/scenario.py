@@ -8,6 +8,7 @@ block into concrete :class:`PersonSpec` plans, drawing from the scenario's gener
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass, field, replace
@@ -122,6 +123,12 @@ class Scenario:
 
 
 # --------------------------------------------------------------------------- loading
+@functools.lru_cache(maxsize=8)
+def _cached_layout(name_or_path: str) -> Layout:
+    """Layouts are immutable: load each once per process (flash takes about a second)."""
+    return load_layout(name_or_path)
+
+
 def scenario_dir() -> Path:
     return params_dir() / 'scenarios'
 
@@ -280,7 +287,7 @@ def scenario_from_dict(data: Any, source: str = '<dict>', layout: Layout | None 
     name = str(data.get('name') or Path(source).stem)
     if layout is None:
         try:
-            layout = load_layout(str(data.get('layout', 'small')))
+            layout = _cached_layout(str(data.get('layout', 'small')))
         except (ValueError, FileNotFoundError) as exc:
             raise ctx.fail('layout', data.get('layout'), f'cannot load layout: {exc}') from exc
     seed = ctx.number(data, 'seed', '', 0, lo=0, integer=True)

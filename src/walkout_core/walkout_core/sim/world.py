@@ -42,10 +42,12 @@ HANDOVER_HOLD_S = 1.3     # [s] both hands at the meeting point
 HANDOVER_CLEAR_M = 1.15   # [m] meeting point distance from any shelf footprint (>= 0.8 m + margin)
 HANDOVER_GAP_M = 0.36     # [m] each body from the meeting point
 WAIT_GIVE_UP_S = 3.0      # [s] a walker blocked this long walks on (squeezes past)
+DETOUR_EXTRA_M = 2.0      # [m] a detour may be at most this much (+50 %) longer than the straight line
 DETOUR_AFTER_S = 0.6      # [s] a walker blocked this long plans a detour around the people in the way
 RENDEZVOUS_TIMEOUT_S = 90.0  # [s]
 CLEARANCE_M = 0.22        # [m] planner: body centre distance from shelves
 GRID_RES_M = 0.1          # [m]
+GATE_CLEAR_M = 0.6        # [m] a person enters only when nobody is this close to the gate spot
 STAND_SHIFTS_M = (0.0, 0.25, -0.25, 0.45, -0.45, 0.65, -0.65)  # [m] along the shelf if the spot is taken
 QUEUE_GAP_M = 0.55        # [m] spacing of people waiting for a checkout zone
 QUEUE_SLOTS = 6           # [-] waiting spots per zone (more wait where they are)
@@ -308,8 +310,12 @@ class World:
 
     def step(self, t: float) -> None:
         self.t = t
+        waiting = []
         while self.pending and self.pending[0].enter_s <= t + 1e-9:
-            self._spawn(self.pending.pop(0))
+            spec = self.pending.pop(0)
+            if not self._spawn(spec):
+                waiting.append(spec)            # the gate is crowded: enter a little later
+        self.pending[:0] = waiting
         for p in list(self.people.values()):
             if p.inside and p.proc is not None:
                 try:
@@ -317,12 +323,14 @@ class World:
                 except StopIteration:
                     p.proc = None
 
-    def _spawn(self, spec: PersonSpec) -> None:
+    def _spawn(self, spec: PersonSpec) -> bool:
         rng = self.rng
         kind = 'staff' if spec.staff else 'entry'
         gates = self.layout.gates_of_kind(kind) or self.layout.gates_of_kind('entry')
         gate = gates[int(rng.integers(len(gates)))]
         pos = np.array(gate.polygon.centroid) + rng.uniform(-0.15, 0.15, 2)
+        if any(float(np.linalg.norm(q.pos - pos)) < GATE_CLEAR_M for q in self.people.values() if q.inside):
+            return False
         if spec.staff:
             colour = _hsv_bgr(0.58, 0.8, 0.45)     # dark blue uniform
         else:
@@ -335,6 +343,7 @@ class World:
         p.proc = self._life(p, spec)
         self.people[p.id] = p
         log.debug('t=%.2f person %d enters at %s', self.t, p.id, gate.id)
+        return True
 
     def _event(self, rec: TruthEventRec) -> None:
         rec.event_id = f'{self.scn.name}-{len(self.events):05d}'
@@ -372,7 +381,7 @@ class World:
         for a second (bodies may touch in a crush). Never cuts through a shelf."""
         goal = self.planner.reachable(goal)
         blocked = 0.0
-        squeeze_until = -1.0
+        squeeze_until = next_detour = -1.0
         path = self.planner.path(p.pos, goal)
         while True:
             replan = False
@@ -387,9 +396,11 @@ class World:
                         blocked += self.dt
                         if blocked >= WAIT_GIVE_UP_S:
                             squeeze_until, blocked = self.t + 1.0, 0.0
-                        elif blocked >= DETOUR_AFTER_S and self._detour(p, goal):
-                            replan = True
-                            break
+                        elif blocked >= DETOUR_AFTER_S and self.t >= next_detour:
+                            next_detour = self.t + DETOUR_AFTER_S
+                            if self._detour(p, goal):
+                                replan = True
+                                break
                         replan = self._step_aside(p, u) or replan
                         yield
                         continue
@@ -416,6 +427,9 @@ class World:
         path = self.planner.path(p.pos, goal, avoid=avoid)
         if path is None:
             return False
+        length = sum(float(np.linalg.norm(b - a)) for a, b in zip([p.pos] + path[:-1], path, strict=True))
+        if length > float(np.linalg.norm(goal - p.pos)) * 1.5 + DETOUR_EXTRA_M:
+            return False                        # a long way round: rather wait
         self._detour_path = path
         return True
 

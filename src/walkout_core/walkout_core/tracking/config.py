@@ -14,6 +14,8 @@ class TrackerConfig:
 
     fusion_radius_m: float = param(0.35, 'm', 'detections of different cameras closer than this are one person',
                                    min_value=0.0, max_value=3.0)
+    fusion_sigmas: float = param(2.0, '-', '... or within this many of the detection\'s own sigma (bodies cut by '
+                                 'the image border)', min_value=0.0, max_value=10.0)
     min_measurement_sigma_m: float = param(0.03, 'm', 'floor on a detection 1-sigma', min_value=0.001,
                                            max_value=5.0)
     accel_sigma_m_s2: float = param(2.0, 'm/s^2', 'white acceleration noise of the constant-velocity model',
@@ -24,7 +26,12 @@ class TrackerConfig:
                              max_value=1000.0)
     max_gate_distance_m: float = param(1.0, 'm', 'largest distance of a visible avatar to its detection',
                                        min_value=0.05, max_value=10.0)
-    confirm_hits: int = param(3, 'frames', 'detections before a tentative avatar is confirmed', min_value=1,
+    person_area_m2: float = param(0.1, 'm^2', 'floor area of one person\'s blob (merged blobs are shared)',
+                                  min_value=0.0, max_value=10.0)
+    merged_area_factor: float = param(1.8, '-', 'a detection this many persons large may update several avatars',
+                                      min_value=1.0, max_value=10.0)
+    max_merged_share: int = param(2, '-', 'most avatars one merged detection may update', min_value=1, max_value=10)
+    confirm_hits: int = param(2, 'frames', 'detections before a tentative avatar is confirmed', min_value=1,
                               max_value=100)
     tentative_max_miss_s: float = param(0.5, 's', 'a tentative avatar unseen this long is dropped', min_value=0.0,
                                         max_value=60.0)
@@ -48,7 +55,7 @@ class TrackerConfig:
                                      max_value=5.0)
     exit_margin_m: float = param(0.5, 'm', 'an avatar lost within this distance of its exit gate has exited',
                                  min_value=0.0, max_value=5.0)
-    exit_miss_s: float = param(0.4, 's', 'unseen this long at the exit: exited', min_value=0.0, max_value=60.0)
+    exit_miss_s: float = param(0.3, 's', 'unseen this long at the exit: exited', min_value=0.0, max_value=60.0)
     exit_via_entry: bool = param(True, '-', 'a shopper who was inside may also leave through the entry gate')
     staff_exit_via_exit: bool = param(True, '-', 'staff may also leave through the shoppers\' exit')
     max_reach_m: float = param(1.3, 'm', 'a reach point farther than this from its avatar is ignored',

@@ -19,11 +19,13 @@ class Measurement:
     reach_y: float            # [m]
     confidence: float = 1.0
     n_cameras: int = 1
+    area: float = 0.0         # [m^2] blob area (largest of the fused detections)
 
 
-def fuse(dets: list[Measurement], radius_m: float) -> list[Measurement]:
+def fuse(dets: list[Measurement], radius_m: float, sigmas: float = 0.0) -> list[Measurement]:
     """Greedy clustering, best (smallest sigma) first: a detection joins the nearest cluster
-    within ``radius_m`` that has no detection of its camera yet. A cluster's position is the
+    within ``max(radius_m, sigmas * its sigma)`` (a body cut by the image border is far less sure
+    of its centre) that has no detection of its camera yet. A cluster's position is the
     inverse-variance weighted mean; its reach point the weighted mean of its members' hands
     that lie within ``radius_m`` of the best member's hand."""
     if not dets:
@@ -34,9 +36,10 @@ def fuse(dets: list[Measurement], radius_m: float) -> list[Measurement]:
     means = np.empty((len(dets), 2))
     wsum = np.empty(len(dets))
     n = 0
-    r2 = radius_m * radius_m
     for i in order:
         d = dets[i]
+        r = max(radius_m, sigmas * d.sigma)
+        r2 = r * r
         k = -1
         if n:
             dd = ((means[:n] - (d.x, d.y)) ** 2).sum(axis=1)
@@ -68,11 +71,13 @@ def fuse(dets: list[Measurement], radius_m: float) -> list[Measurement]:
         has = bool(reach)
         rx, ry = means[k]
         if has:
+            r2 = radius_m * radius_m
             best = reach[0]  # members are in best-first order
             close = [m for m in reach if (m.reach_x - best.reach_x) ** 2 + (m.reach_y - best.reach_y) ** 2 <= r2]
             wr = np.array([1.0 / (m.sigma * m.sigma) for m in close])
             rx = float(np.dot(wr, [m.reach_x for m in close]) / wr.sum())
             ry = float(np.dot(wr, [m.reach_y for m in close]) / wr.sum())
         out.append(Measurement(float(means[k, 0]), float(means[k, 1]), float(1.0 / np.sqrt(wsum[k])), -1, has,
-                               float(rx), float(ry), max(m.confidence for m in ms), len(ms)))
+                               float(rx), float(ry), max(m.confidence for m in ms), len(ms),
+                               max(m.area for m in ms)))
     return out

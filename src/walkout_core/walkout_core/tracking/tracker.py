@@ -177,7 +177,7 @@ class AvatarTracker:
         stamp_s, meas, rejected = self._validate(stamp_s, frames)  # raises before any state change
         dt = 0.0 if self._last_stamp is None else stamp_s - self._last_stamp
         self._last_stamp = stamp_s
-        z = fuse(meas, self.cfg.fusion_radius_m)
+        z = fuse(meas, self.cfg.fusion_radius_m, self.cfg.fusion_sigmas)
         self._predict(dt)
         used = self._associate(stamp_s, z)
         exited = self._age_and_prune(stamp_s)
@@ -208,6 +208,7 @@ class AvatarTracker:
                     has = bool(d.has_reach)
                     rx, ry = (float(d.reach_x), float(d.reach_y)) if has else (x, y)
                     conf = float(getattr(d, 'confidence', 1.0))
+                    area = float(getattr(d, 'area_m2', 0.0))
                 except (TypeError, ValueError, AttributeError):
                     rejected += 1
                     continue
@@ -219,7 +220,7 @@ class AvatarTracker:
                                 and math.hypot(rx - x, ry - y) <= c.max_reach_m):
                     has, rx, ry = False, x, y
                 out.append(Measurement(x, y, max(s, c.min_measurement_sigma_m), cam_index, has, rx, ry,
-                                       conf if math.isfinite(conf) else 0.0))
+                                       conf if math.isfinite(conf) else 0.0, 1, area if math.isfinite(area) else 0.0))
         return stamp_s, out, rejected
 
     # ------------------------------------------------------------------ steps
@@ -249,14 +250,26 @@ class AvatarTracker:
         if not z or not self._tracks:
             return used
         Z = np.array([[m.x, m.y] for m in z])
-        R = np.array([m.sigma ** 2 for m in z])
         visible = [t for t in self._tracks if stamp - t.last_seen <= c.occluded_after_s + 1e-9]
         hidden = [t for t in self._tracks if stamp - t.last_seen > c.occluded_after_s + 1e-9]
         if visible:
+            # a blob as large as several people (people merged in one blob) may serve as many avatars, as a
+            # weaker measurement (sigma = a quarter of its width)
+            cols, sig = [], []
+            for j, m in enumerate(z):
+                share = 1
+                if c.person_area_m2 > 0 and m.area >= c.merged_area_factor * c.person_area_m2:
+                    share = max(1, min(c.max_merged_share, int(round(m.area / c.person_area_m2))))
+                for _ in range(share):
+                    cols.append(j)
+                    sig.append(m.sigma if share == 1 else max(m.sigma, 0.5 * math.sqrt(m.area / math.pi)))
+            cols_a = np.array(cols)
+            Zc = Z[cols_a]
+            R = np.array(sig) ** 2
             X = np.array([t.kf.x[:2] for t in visible])
             P = np.array([t.kf.P[:2, :2] for t in visible])
-            dx = Z[None, :, 0] - X[:, None, 0]
-            dy = Z[None, :, 1] - X[:, None, 1]
+            dx = Zc[None, :, 0] - X[:, None, 0]
+            dy = Zc[None, :, 1] - X[:, None, 1]
             sxx = P[:, None, 0, 0] + R[None, :]
             syy = P[:, None, 1, 1] + R[None, :]
             sxy = P[:, None, 0, 1] + np.zeros_like(R)[None, :]
@@ -264,10 +277,13 @@ class AvatarTracker:
             d2 = (syy * dx * dx - 2 * sxy * dx * dy + sxx * dy * dy) / det
             ok = (d2 <= c.gate_chi2) & (dx * dx + dy * dy <= c.max_gate_distance_m ** 2)
             cost = np.where(ok, d2 + np.log(det), _BIG)
-            for i, j in zip(*linear_sum_assignment(cost)):
-                if ok[i, j]:
-                    self._apply(visible[i], z[j], stamp)
-                    used.add(int(j))
+            pairs = [(int(i), int(j)) for i, j in zip(*linear_sum_assignment(cost)) if ok[i, j]]
+            takers = np.bincount([cols[j] for _, j in pairs], minlength=len(z)) if pairs else np.zeros(len(z), int)
+            for i, j in pairs:
+                m = z[cols[j]]
+                shared = takers[cols[j]] > 1   # one blob, several people: its position and hand are ambiguous
+                self._apply(visible[i], m, stamp, sigma=sig[j] if shared else m.sigma, with_reach=not shared)
+                used.add(cols[j])
         free = [j for j in range(len(z)) if j not in used]
         if hidden and free:
             X = np.array([t.kf.x[:2] for t in hidden])
@@ -282,8 +298,10 @@ class AvatarTracker:
                     used.add(int(free[k]))
         return used
 
-    def _apply(self, t: _Track, m: Measurement, stamp: float) -> None:
-        t.kf.update(np.array([m.x, m.y]), R=np.eye(2) * m.sigma ** 2)
+    def _apply(self, t: _Track, m: Measurement, stamp: float, sigma: float | None = None,
+               with_reach: bool = True) -> None:
+        s = m.sigma if sigma is None else sigma
+        t.kf.update(np.array([m.x, m.y]), R=np.eye(2) * s * s)
         t.hits += 1
         t.last_seen = stamp
         t.last_seen_xy = (m.x, m.y)
@@ -291,8 +309,8 @@ class AvatarTracker:
             t.status = TRACK_CONFIRMED
         elif t.status == TRACK_OCCLUDED:
             t.status = TRACK_CONFIRMED
-        t.has_reach = m.has_reach
-        t.reach = (m.reach_x, m.reach_y) if m.has_reach else (math.nan, math.nan)
+        t.has_reach = m.has_reach and with_reach
+        t.reach = (m.reach_x, m.reach_y) if t.has_reach else (math.nan, math.nan)
 
     def _exit_regions(self, t: _Track) -> list[_Region]:
         c = self.cfg

@@ -59,8 +59,8 @@ class DetectorConfig:
                                    'widest body)', min_value=0.05, max_value=3.0)
     arm_coverage: float = param(0.9, '-', 'share of foreground on the straight line from the body centre to '
                                 'the hand', min_value=0.0, max_value=1.0)
-    arm_max_half_width_m: float = param(0.07, 'm', 'half-width of an arm at most (thicker: a merged neighbour, '
-                                        'not an arm)', min_value=0.005, max_value=1.0)
+    arm_min_protrusion_m: float = param(0.05, 'm', 'an arm sticks out of the body blob by at least this much',
+                                        min_value=0.0, max_value=2.0)
     arm_candidates: int = param(80, 'px', 'farthest candidate pixels tried as the hand', min_value=1, max_value=100000)
     hand_offset_m: float = param(0.04, 'm', 'the reach point lies this far inside the arm\'s far end (hand '
                                  'centre)', min_value=0.0, max_value=0.5)

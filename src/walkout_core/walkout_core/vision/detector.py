@@ -135,9 +135,10 @@ class BackgroundDetector:
         self._split_area_px = c.split_area_factor * c.person_area_m2 / a
         self._min_r_px = c.min_body_radius_m / self.mpp
         self._min_sep_px = c.min_person_separation_m / self.mpp
-        self._k_peak = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (odd_kernel(c.min_person_separation_m, self.mpp),) * 2)
+        k_sep = odd_kernel(c.min_person_separation_m, self.mpp)
+        self._k_peak = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k_sep, k_sep))
         self._arm_in_px = c.arm_min_reach_m / self.mpp
-        self._arm_half_px = c.arm_max_half_width_m / self.mpp
+        self._arm_out_px = c.arm_min_protrusion_m / self.mpp
         self._hand_px = c.hand_offset_m / self.mpp
         self._max_arm_len_px = c.max_arm_length_m / self.mpp
         self._clutter = (clutter_mask.astype(bool) if clutter_mask is not None
@@ -184,7 +185,7 @@ class BackgroundDetector:
         for p in persons:
             person_lut[p['label']] = 1
         person_px = person_lut[labels]
-        hands = self._arms(fg, persons, person_px)
+        hands = self._arms(fg, person_px.copy(), persons, person_px)
         self._update_background(f, fg, person_px, dt)
         self.last_foreground = fg
         return FrameDetections(True, self._to_floor(persons, hands), '',
@@ -291,13 +292,15 @@ class BackgroundDetector:
             out.append((float(px_[m].mean()) + x, float(py_[m].mean()) + y, float(np.count_nonzero(m))))
         return out if len(out) >= 2 else None
 
-    def _arms(self, fg: np.ndarray, persons: list[dict], person_px: np.ndarray) -> dict[int, tuple[float, float]]:
+    def _arms(self, fg: np.ndarray, body: np.ndarray, persons: list[dict], person_px: np.ndarray
+              ) -> dict[int, tuple[float, float]]:
         """Person index -> hand pixel (u, v) for persons with an extended arm.
 
-        Hand candidates are foreground pixels outside every person's core disc (``arm_min_reach_m``
-        around its centre) and within ``max_arm_length_m`` of the person; the hand is the farthest
-        candidate joined to the person's centre by a straight run of foreground (``arm_coverage``).
-        A crossed neighbour's hand, or a neighbour's body, is not on such a run.
+        ``body``: the accepted body blobs. Hand candidates are foreground pixels off the bodies, outside
+        every person's core disc (``arm_min_reach_m`` around its centre) and within ``max_arm_length_m``;
+        the hand is the farthest candidate joined to the person's centre by a straight run of foreground
+        (``arm_coverage``) that sticks out of the body blob by ``arm_min_protrusion_m``. A crossed
+        neighbour's hand, or a neighbour's body merged into the blob, is not on such a run.
         """
         if not persons:
             return {}
@@ -310,14 +313,13 @@ class BackgroundDetector:
         r_in = int(round(self._arm_in_px))
         for u, v in centres:
             cv2.circle(core, (int(round(u)) - ox, int(round(v)) - oy), r_in, 1, -1)
-        out = cv2.subtract(fg[oy:ey, ox:ex], core)
+        out = cv2.subtract(cv2.subtract(fg[oy:ey, ox:ex], body[oy:ey, ox:ex]), core)
         ys, xs = np.nonzero(out)
         if xs.size == 0:
             return {}
         xs, ys = xs + ox, ys + oy
         d = np.hypot(xs[:, None] - centres[None, :, 0], ys[:, None] - centres[None, :, 1])
         hands: dict[int, tuple[float, float]] = {}
-        thick = None
         for k in range(len(persons)):
             cand = np.nonzero(d[:, k] <= reach)[0]
             if cand.size == 0:
@@ -330,19 +332,16 @@ class BackgroundDetector:
             su = np.clip(np.rint(cu + (hx[:, None] - cu) * ts), 0, self.width - 1).astype(np.intp)
             sv = np.clip(np.rint(cv_ + (hy[:, None] - cv_) * ts), 0, self.height - 1).astype(np.intp)
             cover = fg[sv, su].mean(axis=1)
-            good = np.nonzero(cover >= self.cfg.arm_coverage)[0]
+            # how far the hand sticks out beyond the body blob along the run (slivers at a body's edge,
+            # or a merged neighbour's body, do not)
+            inb = body[sv, su] != 0
+            last = np.where(inb.any(axis=1), steps - 1 - np.argmax(inb[:, ::-1], axis=1), 0)
+            beyond = d[cand, k] * (1.0 - last / (steps - 1))
+            good = np.nonzero((cover >= self.cfg.arm_coverage) & (beyond >= self._arm_out_px))[0]
             if good.size == 0:
                 continue
             g = int(good[0])
             dist = float(d[cand[g], k])
-            # an arm is thin: between the core and the hand the foreground must be narrow (not a
-            # neighbour's body merged into the blob)
-            f = (self._arm_in_px + 0.6 * (dist - self._arm_in_px)) / dist
-            mu, mv = int(round(cu + (hx[g] - cu) * f)), int(round(cv_ + (hy[g] - cv_) * f))
-            if thick is None:
-                thick = cv2.distanceTransform(fg, cv2.DIST_L2, 3)
-            if thick[mv, mu] > self._arm_half_px:
-                continue
             pull = min(self._hand_px, dist - self._arm_in_px)
             hands[k] = (cu + (hx[g] - cu) * (dist - pull) / dist, cv_ + (hy[g] - cv_) * (dist - pull) / dist)
         if hands:  # keep the arms out of the background

@@ -66,6 +66,8 @@ OUTPUT_TOPICS: dict[str, str] = {
     '/baskets/state': 'walkout_msgs/msg/BasketArray',
     '/checkout/receipts': 'walkout_msgs/msg/Receipt',
 }
+#: Independent nodes of the first stage that the lock-step replay runs side by side.
+PARALLEL_EXECUTABLES = ('detection_node',)
 TRUTH_TOPICS = ('/truth/persons', '/truth/events', '/truth/baskets')
 #: Parameters that name a node's on-disk state (SQLite): each replay gets fresh files.
 STATE_PARAM_HINTS = ('db', 'database', 'sqlite', 'state_dir', 'state_path', 'receipts_path', 'store_path')
@@ -295,28 +297,48 @@ def _take_node(node: Any) -> int:
     return n
 
 
-def take_pass(nodes: list[Any], cpu: dict[str, float] | None = None) -> int:
+def take_pass(nodes: list[Any], cpu: dict[str, float] | None = None, pool: Any = None,
+              parallel: frozenset = frozenset()) -> int:
     """One pass over the nodes in data-flow order running everything they have queued (no wait set:
     far cheaper than an executor round per message in rclpy). Returns the amount of work done;
-    adds each node's callback CPU time [s] to ``cpu``."""
-    n = 0
-    for node in nodes:
+    adds each node's callback CPU time [s] to ``cpu``.
+
+    Consecutive nodes whose names are in ``parallel`` (independent nodes of one stage, e.g. the
+    detection nodes: OpenCV releases the GIL) run at once on ``pool``; what they publish goes to
+    per-camera queues, so the next stage sees the same order whatever the timing.
+    """
+    def one(node: Any) -> int:
         c0 = time.thread_time() if cpu is not None else 0.0
         k = _take_node(node)
         if cpu is not None and k:
             name = node.get_name()
-            cpu[name] = cpu.get(name, 0.0) + time.thread_time() - c0
-        n += k
+            with _CPU_LOCK:
+                cpu[name] = cpu.get(name, 0.0) + time.thread_time() - c0
+        return k
+    n = 0
+    batch: list[Any] = []
+    for node in list(nodes) + [None]:
+        if node is not None and pool is not None and node.get_name() in parallel:
+            batch.append(node)
+            continue
+        if batch:
+            n += sum(pool.map(one, batch)) if len(batch) > 1 else one(batch[0])
+            batch = []
+        if node is not None:
+            n += one(node)
     return n
 
 
+_CPU_LOCK = threading.Lock()
+
+
 def settle(nodes: list[Any], executor: Any | None = None, idle_s: float = 0.0,
-           cpu: dict[str, float] | None = None) -> None:
+           cpu: dict[str, float] | None = None, pool: Any = None, parallel: frozenset = frozenset()) -> None:
     """Lock step: run the graph until it is idle (:func:`take_pass`; with ``executor``, also an
     executor round with ``idle_s`` for anything else: guard conditions, QoS events; an rclpy wait
     set costs milliseconds, so the replay asks for it once per bag second only)."""
     while True:
-        moved = take_pass(nodes, cpu)
+        moved = take_pass(nodes, cpu, pool, parallel)
         if not moved and executor is not None:
             moved = drain(executor, idle_s=idle_s)
         if not moved:
@@ -326,6 +348,7 @@ def settle(nodes: list[Any], executor: Any | None = None, idle_s: float = 0.0,
 def replay(bag: str | Path, layout: str | None = None, *, rate: float = 0.0, max_lag_s: float = 0.5,
            stall_timeout_s: float = 2.0, quiet_s: float = 1.5, max_tail_s: float = 60.0, processes: bool = False,
            cameras_per_detection_node: int = 1, executor: str = 'single', chunk_s: float = 0.1,
+           workers: int | None = None,
            log: Callable[[str], None] | None = None, extra_nodes: tuple = (),
            specs: list | None = None) -> ReplayResult:
     """Replay ``bag`` through the whole graph and collect its outputs (rclpy).
@@ -410,6 +433,11 @@ def replay(bag: str | Path, layout: str | None = None, *, rate: float = 0.0, max
             player.wall_started = t_start
             nodes = list(graph.nodes.values())
             node_cpu: dict[str, float] = {}
+            from concurrent.futures import ThreadPoolExecutor
+            n_workers = workers if workers is not None else (os.cpu_count() or 1)
+            pool = ThreadPoolExecutor(max_workers=n_workers) if n_workers > 1 else None
+            parallel = frozenset(s.name for s in specs if s.executable in PARALLEL_EXECUTABLES and s.name in started)
+            kw_settle = {'cpu': node_cpu, 'pool': pool, 'parallel': parallel}
             steps = 0
             per_executor_round = max(1, int(round(1.0 / chunk_s)))
             cpu_start = time.process_time()
@@ -419,25 +447,27 @@ def replay(bag: str | Path, layout: str | None = None, *, rate: float = 0.0, max
                 elif t_ns - chunk_start >= chunk_ns:
                     player.wait_for_acks()
                     steps += 1
-                    settle(nodes, graph.executor if steps % per_executor_round == 0 else None, cpu=node_cpu)
+                    settle(nodes, graph.executor if steps % per_executor_round == 0 else None, **kw_settle)
                     chunk_start = t_ns
                 c0 = time.perf_counter()
                 player.publish(topic, t_ns, data)
                 node_cpu['bag_player'] = node_cpu.get('bag_player', 0.0) + time.perf_counter() - c0
             player.wait_for_acks()
-            settle(nodes, graph.executor, cpu=node_cpu)
+            settle(nodes, graph.executor, **kw_settle)
             player.wall_finished = time.monotonic()
             replay_cpu_s = time.process_time() - cpu_start
             t_end = time.monotonic()
             # the graph's last words (wall-clock idle flushes of some nodes): until quiet for quiet_s
             t_tail = time.monotonic()
             while time.monotonic() - t_tail < max_tail_s:
-                settle(nodes, graph.executor, idle_s=0.05, cpu=node_cpu)
+                settle(nodes, graph.executor, idle_s=0.05, **kw_settle)
                 with lock:
                     last = activity[0]
                 if time.monotonic() - max(last, t_tail) >= quiet_s:
                     break
                 time.sleep(0.02)
+            if pool is not None:
+                pool.shutdown()
 
         else:
             player.start()
@@ -613,6 +643,8 @@ def _eval_in_subprocess(bag: Path, kw: dict[str, Any], domain_id: int) -> tuple[
     must not hear each other). Returns (figures, report text)."""
     args = [sys.executable, '-m', 'walkout_bringup.evaluate', str(bag), '--rate', str(kw.get('rate', 0.0)),
             '--max-lag', str(kw.get('max_lag_s', 0.5)), '--chunk', str(kw.get('chunk_s', 0.1))]
+    if kw.get('workers'):
+        args += ['--workers', str(kw['workers'])]
     if kw.get('processes'):
         args.append('--processes')
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
@@ -679,10 +711,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--executor', choices=('multi', 'single'), default='multi',
                     help='executor when not in lock step (--rate > 0)')
     ap.add_argument('--chunk', type=float, default=0.1, help='lock step: bag seconds per step')
+    ap.add_argument('--workers', type=int, default=None,
+                    help='lock step: threads for the detection nodes (default: one per core)')
     ns = ap.parse_args(list(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s', stream=sys.stderr)
     kw = {'rate': ns.rate, 'max_lag_s': ns.max_lag, 'processes': ns.processes, 'executor': ns.executor,
-          'chunk_s': ns.chunk}
+          'chunk_s': ns.chunk, 'workers': ns.workers}
     if ns.suite:
         overall = run_suite(ns.include_stress, Path(ns.bags_dir) if ns.bags_dir else _repo_root() / 'bags', kw,
                             jobs=ns.jobs)

@@ -246,3 +246,13 @@ def test_a_hand_reaching_a_shelf_next_to_someone_is_no_handover():
     s.reach(2, 9.0, 11.0, front(1))       # 2 reaches the shelf right beside 1's body
     _, ch = run(s, [shelf_event(LAYOUT, 'a', 5.0, S1, 0), shelf_event(LAYOUT, 'b', 10.0, S1, 1)])
     assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
+
+
+def test_a_passer_by_reaching_towards_someone_is_no_handover():
+    # avatar 1 stands; avatar 2 walks past with its (spurious) hand towards 1's body
+    s = Script().avatar(1, (0, (3.0, 4.5))).avatar(2, (0, (1.5, 4.8)), (10, (1.5, 4.8)), (12, (4.5, 4.8)))
+    s.reach(1, 2.6, 3.5, front(3))
+    for t0 in (10.6, 11.0, 11.4):
+        s.reach(2, t0, t0 + 0.15, (3.0 - (11.0 - t0), 4.6))
+    _, ch = run(s, [shelf_event(LAYOUT, 'a', 3.0, S1, 3)])
+    assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]

@@ -61,9 +61,15 @@ class AssociationConfig:
                                               max_value=2.0)
     handover_off_line_m: float = param(0.2, 'm', 'when only one hand is seen: at most this far off the line '
                                        'between the two bodies', min_value=0.0, max_value=2.0)
+    handover_body_dist_m: float = param(1.2, 'm', 'two people stand at most this far apart (body to body) for a '
+                                        'handover', min_value=0.1, max_value=5.0)
+    handover_min_hand_frames: int = param(1, 'frames', 'frames in which a hand is seen meeting the other person '
+                                          'during the standing meeting', min_value=1, max_value=100)
+    handover_max_move_m: float = param(0.3, 'm', 'both people move at most this much during a handover meeting '
+                                       '(passers-by are not handovers)', min_value=0.0, max_value=5.0)
     handover_min_shelf_dist_m: float = param(0.6, 'm', 'a handover meeting point is at least this far from '
                                              'every shelf front', min_value=0.0, max_value=5.0)
-    handover_min_duration_s: float = param(0.7, 's', 'hands must meet this long for a handover',
+    handover_min_duration_s: float = param(0.7, 's', 'the two people stand together this long for a handover',
                                            min_value=0.0, max_value=10.0)
     handover_max_gap_s: float = param(0.5, 's', 'a meeting survives a gap in the reach points this long',
                                       min_value=0.0, max_value=5.0)

@@ -1,4 +1,4 @@
-"""Handover detection: two avatars' reach points meet away from every shelf front for a while."""
+"""Handover detection: two shoppers stand together away from the shelves and a hand passes between them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -17,17 +17,18 @@ __all__ = ['HandoverMeeting', 'HandoverDetector', 'shelf_front_segments', 'dista
 class HandoverMeeting:
     avatar_a: int
     avatar_b: int
-    t_start: float                # [s] first frame the hands met
-    t_detect: float               # [s] frame the meeting reached the minimum duration
-    point: tuple[float, float]    # [m] mean meeting point
+    t_start: float                # [s] first frame of the standing meeting
+    t_detect: float               # [s] frame the meeting was recognised as a handover
+    point: tuple[float, float]    # [m] mean point where the hands met
 
 
 @dataclass
 class _Pair:
     t_start: float
     t_last: float
+    start_bodies: tuple[tuple[float, float], tuple[float, float]]
     fired: bool = False
-    points: list[tuple[float, float]] = field(default_factory=list)
+    points: list[tuple[float, float]] = field(default_factory=list)   # hand evidence
 
 
 def shelf_front_segments(layout: Layout) -> np.ndarray:
@@ -101,32 +102,43 @@ class HandoverDetector:
         for aid in [k for k, (t, _) in self._hands.items()
                     if k not in present or frame.t - t > cfg.handover_max_gap_s]:
             del self._hands[aid]
-        hands = {a.id: a for _, a in self._hands.values()}
+        held = {a.id: a for _, a in self._hands.values()}
+        fresh = {a.id for a in frame.avatars if a.has_reach}
         people = [a for a in frame.avatars if self._eligible(a)]
         out: list[HandoverMeeting] = []
         seen: set[tuple[int, int]] = set()
-        for a in people:
-            if a.id not in hands:
+        if len(people) < 2:
+            self._expire(frame.t, seen)
+            return out
+        xy = np.array([[a.x, a.y] for a in people])
+        d = np.linalg.norm(xy[:, None, :] - xy[None, :, :], axis=2)
+        for i, j in zip(*np.nonzero(np.triu(d <= cfg.handover_body_dist_m, 1))):
+            a, b = people[int(i)], people[int(j)]
+            if distance_to_segments((xy[i] + xy[j]) / 2, self._segs) < cfg.handover_min_shelf_dist_m:
                 continue
-            for b in people:
-                key = (min(a.id, b.id), max(a.id, b.id))
-                if b.id == a.id or key in seen:
-                    continue
-                mid = self._meeting_point(hands.get(a.id), hands.get(b.id), a, b)
-                if mid is None or distance_to_segments(mid, self._segs) < cfg.handover_min_shelf_dist_m:
-                    continue
-                seen.add(key)
-                pair = self._pairs.get(key)
-                if pair is None or frame.t - pair.t_last > cfg.handover_max_gap_s:
-                    pair = self._pairs[key] = _Pair(t_start=frame.t, t_last=frame.t)
-                pair.t_last = frame.t
-                pair.points.append((float(mid[0]), float(mid[1])))
-                if not pair.fired and frame.t - pair.t_start >= cfg.handover_min_duration_s:
-                    pair.fired = True
-                    pts = np.asarray(pair.points)
-                    out.append(HandoverMeeting(key[0], key[1], pair.t_start, frame.t,
-                                               (float(pts[:, 0].mean()), float(pts[:, 1].mean()))))
-        for key in [k for k, p in self._pairs.items()
-                    if k not in seen and frame.t - p.t_last > cfg.handover_max_gap_s]:
-            del self._pairs[key]
+            lo, hi = (a, b) if a.id < b.id else (b, a)
+            key, bodies = (lo.id, hi.id), ((lo.x, lo.y), (hi.x, hi.y))
+            seen.add(key)
+            pair = self._pairs.get(key)
+            moved = pair is not None and max(np.hypot(p[0] - q[0], p[1] - q[1]) for p, q in
+                                             zip(pair.start_bodies, bodies)) > cfg.handover_max_move_m
+            if pair is None or frame.t - pair.t_last > cfg.handover_max_gap_s or (moved and not pair.fired):
+                # a new meeting; people walking past each other restart it (a handover is made standing)
+                pair = self._pairs[key] = _Pair(t_start=frame.t, t_last=frame.t, start_bodies=bodies)
+            pair.t_last = frame.t
+            if a.id in fresh or b.id in fresh:
+                mid = self._meeting_point(held.get(a.id), held.get(b.id), a, b)
+                if mid is not None and distance_to_segments(mid, self._segs) >= cfg.handover_min_shelf_dist_m:
+                    pair.points.append((float(mid[0]), float(mid[1])))
+            if (not pair.fired and frame.t - pair.t_start >= cfg.handover_min_duration_s
+                    and len(pair.points) >= cfg.handover_min_hand_frames):
+                pair.fired = True
+                pts = np.asarray(pair.points)
+                out.append(HandoverMeeting(key[0], key[1], pair.t_start, frame.t,
+                                           (float(pts[:, 0].mean()), float(pts[:, 1].mean()))))
+        self._expire(frame.t, seen)
         return out
+
+    def _expire(self, t: float, seen: set[tuple[int, int]]) -> None:
+        for key in [k for k, p in self._pairs.items() if k not in seen and t - p.t_last > self.cfg.handover_max_gap_s]:
+            del self._pairs[key]

@@ -48,7 +48,12 @@ def score_candidates(history: AvatarHistory, cfg: AssociationConfig, t_event: fl
     lx, ly = lane_xy
     out: list[Candidate] = []
     sigma_t = cfg.time_sigma_s * time_scale
-    tracks = history.tracks(t_event - cfg.window_before_s * time_scale, t_event + cfg.window_after_s * time_scale)
+    t0, t1 = t_event - cfg.window_before_s * time_scale, t_event + cfg.window_after_s * time_scale
+    tracks = history.tracks(t0, t1)
+    # one normaliser for everybody: the time prior summed over every frame of the window, so an
+    # avatar seen in only part of the window is not credited for the frames it missed
+    frame_t = np.array([f.t for f in history.window(t0, t1)])
+    z = float(np.exp(-0.5 * ((frame_t - t_event) / sigma_t) ** 2).sum()) if len(frame_t) else 0.0
     for aid, (ts, samples) in tracks.items():
         live = [(t, s) for t, s in zip(ts, samples) if s.state != STATE_EXITED]
         if not live:
@@ -62,7 +67,7 @@ def score_candidates(history: AvatarHistory, cfg: AssociationConfig, t_event: fl
             continue
         # time prior of "this sample is the moment the hand was at the lane"
         w = np.exp(-0.5 * ((t - t_event) / sigma_t) ** 2)
-        w = w / w.sum() if w.sum() > 0 else np.full(len(t), 1.0 / len(t))
+        w = w / z if z > 0 else np.full(len(t), 1.0 / len(t))
         reach_mask = np.array([x[1].has_reach for x in live])
         rx = np.array([x[1].reach_x for x in live])
         ry = np.array([x[1].reach_y for x in live])

@@ -19,6 +19,8 @@ from typing import Callable, Iterator
 
 import cv2
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
 
 from walkout_core.layout import Layout
 from walkout_core.sim.scenario import PersonSpec, Scenario, Step
@@ -43,6 +45,8 @@ HANDOVER_CLEAR_M = 1.15   # [m] meeting point distance from any shelf footprint 
 HANDOVER_GAP_M = 0.36     # [m] each body from the meeting point
 WAIT_GIVE_UP_S = 3.0      # [s] a walker blocked this long walks on (squeezes past)
 DETOUR_EXTRA_M = 2.0      # [m] a detour may be at most this much (+50 %) longer than the straight line
+DETOUR_RETRY_S = 1.5      # [s] between two detour searches of one walker
+DETOUR_MAX_NODES = 1500   # [cells] a detour search gives up after expanding this many cells
 DETOUR_AFTER_S = 0.6      # [s] a walker blocked this long plans a detour around the people in the way
 RENDEZVOUS_TIMEOUT_S = 90.0  # [s]
 CLEARANCE_M = 0.22        # [m] planner: body centre distance from shelves
@@ -138,8 +142,10 @@ class Planner:
         self.zone_mask = np.zeros((h, w), bool)
         for poly in [z.polygon for z in layout.checkout_zones] + [g.polygon for g in layout.gates]:
             self.zone_mask |= np.asarray(poly.contains(centres)).reshape(h, w)
+        self._max_cell = np.array([self.shape[1] - 1, self.shape[0] - 1])
         self.zone_dist = cv2.distanceTransform((~self.zone_mask).astype(np.uint8) * 255, cv2.DIST_L2, 5) * res
-        self._cache: dict[tuple, list[np.ndarray]] = {}
+        self._fields: dict[tuple[int, int], np.ndarray] = {}
+        self._graph = None
 
     def cell(self, xy: np.ndarray) -> tuple[int, int]:
         c = np.floor((np.asarray(xy[:2], float) - self.origin) / self.res).astype(int)
@@ -163,11 +169,11 @@ class Planner:
 
     def line_free(self, a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None,
                   free: np.ndarray | None = None) -> bool:
-        n = max(2, int(np.linalg.norm(b - a) / (self.res * 0.5)) + 1)
-        pts = a[None, :] + (b - a)[None, :] * np.linspace(0, 1, n)[:, None]
+        d = b - a
+        n = max(2, int(math.hypot(d[0], d[1]) / (self.res * 0.5)) + 1)
+        pts = a[None, :] + d[None, :] * (np.arange(n) / (n - 1))[:, None]
         c = np.floor((pts - self.origin) / self.res).astype(int)
-        c[:, 0] = np.clip(c[:, 0], 0, self.shape[1] - 1)
-        c[:, 1] = np.clip(c[:, 1], 0, self.shape[0] - 1)
+        np.clip(c, 0, self._max_cell, out=c)
         m = self.free if mask is None else mask
         inner = c[1:-1] if len(c) > 4 else c
         f = self.free if free is None else free
@@ -192,33 +198,87 @@ class Planner:
             blocked[ca] = blocked[cb] = 0
             free = self.free & (blocked == 0)
             comfort = self.comfort & free
-            cells = self._astar(ca, cb, free)
+            cells = self._astar(ca, cb, free, max_nodes=DETOUR_MAX_NODES)
             if cells is None:
                 return None
         else:
-            key = (ca, cb)
-            if key not in self._cache:
-                self._cache[key] = self._astar(ca, cb, free)
-            cells = self._cache[key]
+            cells = self._descend(ca, cb)
             if cells is None:
                 log.warning('no path from %s to %s: walking straight', np.round(a, 2), np.round(b, 2))
                 cells = [cb]
         pts = [self.centre(c) for c in cells]
-        # string pulling from the true start
+        # string pulling from the true start: go as far along the cell path as a straight line allows
         out: list[np.ndarray] = []
         cur = a
         i = 0
         while i < len(pts):
-            j = len(pts) - 1
-            while j > i and not self.line_free(cur, pts[j], comfort, free):
-                j -= 1
+            j = i
+            while j + 1 < len(pts) and self.line_free(cur, pts[j + 1], comfort, free):
+                j += 1
             out.append(pts[j])
             cur = pts[j]
             i = j + 1
         out.append(b)
         return out
 
-    def _astar(self, a: tuple[int, int], b: tuple[int, int], free: np.ndarray) -> list[tuple[int, int]] | None:
+    def _field(self, goal: tuple[int, int]) -> np.ndarray:
+        """Path cost from every free cell to ``goal`` (Dijkstra on the static grid), cached per goal."""
+        f = self._fields.get(goal)
+        if f is None:
+            if self._graph is None:
+                self._graph = self._grid_graph()
+            h, w = self.shape
+            f = dijkstra(self._graph, directed=True, indices=goal[0] * w + goal[1]).reshape(h, w)
+            if len(self._fields) > 4000:
+                self._fields.clear()
+            self._fields[goal] = f
+        return f
+
+    def _grid_graph(self):
+        """8-connected graph of the free cells, edge cost = length x (1 + penalty of the cell entered),
+        stored reversed (edge b -> a) so one Dijkstra from the goal gives the cost of reaching it."""
+        h, w = self.shape
+        idx = np.arange(h * w).reshape(h, w)
+        rows, cols, cost = [], [], []
+        for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)):
+            r0, r1 = max(0, -dr), h - max(0, dr)
+            c0, c1 = max(0, -dc), w - max(0, dc)
+            src = (slice(r0, r1), slice(c0, c1))
+            dst = (slice(r0 + dr, r1 + dr), slice(c0 + dc, c1 + dc))
+            ok = self.free[src] & self.free[dst]
+            if dr and dc:   # no corner cutting
+                ok &= self.free[r0 + dr:r1 + dr, c0:c1] & self.free[r0:r1, c0 + dc:c1 + dc]
+            length = math.hypot(dr, dc)
+            rows.append(idx[dst][ok])
+            cols.append(idx[src][ok])
+            cost.append(length * (1.0 + self.penalty[dst][ok]))
+        return csr_matrix((np.concatenate(cost), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(h * w, h * w))
+
+    def _descend(self, a: tuple[int, int], b: tuple[int, int]) -> list[tuple[int, int]] | None:
+        """Cells from ``a`` to ``b`` following the cost field of ``b`` downhill."""
+        f = self._field(b)
+        if not np.isfinite(f[a]):
+            return None
+        h, w = self.shape
+        out = [a]
+        cur = a
+        while cur != b:
+            best, best_v = None, f[cur]
+            for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)):
+                nb = (cur[0] + dr, cur[1] + dc)
+                if 0 <= nb[0] < h and 0 <= nb[1] < w and f[nb] < best_v:
+                    if dr and dc and not (self.free[cur[0] + dr, cur[1]] and self.free[cur[0], cur[1] + dc]):
+                        continue
+                    best, best_v = nb, f[nb]
+            if best is None:
+                return None
+            out.append(best)
+            cur = best
+        return out
+
+    def _astar(self, a: tuple[int, int], b: tuple[int, int], free: np.ndarray,
+               max_nodes: int | None = None) -> list[tuple[int, int]] | None:
         h, w = self.shape
         moves = [(-1, 0, 1.0), (1, 0, 1.0), (0, -1, 1.0), (0, 1, 1.0),
                  (-1, -1, 1.4142), (-1, 1, 1.4142), (1, -1, 1.4142), (1, 1, 1.4142)]
@@ -234,6 +294,8 @@ class Planner:
             if cur in closed:
                 continue
             closed.add(cur)
+            if max_nodes is not None and len(closed) > max_nodes:
+                return None
             for dr, dc, cost in moves:
                 nb = (cur[0] + dr, cur[1] + dc)
                 if not (0 <= nb[0] < h and 0 <= nb[1] < w) or not free[nb]:
@@ -397,11 +459,12 @@ class World:
                         if blocked >= WAIT_GIVE_UP_S:
                             squeeze_until, blocked = self.t + 1.0, 0.0
                         elif blocked >= DETOUR_AFTER_S and self.t >= next_detour:
-                            next_detour = self.t + DETOUR_AFTER_S
+                            next_detour = self.t + DETOUR_RETRY_S
                             if self._detour(p, goal):
                                 replan = True
                                 break
-                        replan = self._step_aside(p, u) or replan
+                        if self._step_aside(p, u) and not self.planner.line_free(p.pos, wp):
+                            replan = True               # stepped off the straight line to the waypoint
                         yield
                         continue
                     blocked = max(0.0, blocked - 0.25 * self.dt)   # forget a blockage slowly (no livelock)

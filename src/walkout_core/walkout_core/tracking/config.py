@@ -16,9 +16,9 @@ class TrackerConfig:
                                    min_value=0.0, max_value=3.0)
     fusion_sigmas: float = param(2.0, '-', '... or within this many of the detection\'s own sigma (bodies cut by '
                                  'the image border)', min_value=0.0, max_value=10.0)
-    min_measurement_sigma_m: float = param(0.03, 'm', 'floor on a detection 1-sigma', min_value=0.001,
+    min_measurement_sigma_m: float = param(0.06, 'm', 'floor on a detection 1-sigma', min_value=0.001,
                                            max_value=5.0)
-    accel_sigma_m_s2: float = param(2.0, 'm/s^2', 'white acceleration noise of the constant-velocity model',
+    accel_sigma_m_s2: float = param(0.7, 'm/s^2', 'white acceleration noise of the constant-velocity model',
                                     min_value=0.01, max_value=50.0)
     initial_velocity_sigma_m_s: float = param(1.0, 'm/s', '1-sigma of the velocity of a new avatar',
                                               min_value=0.01, max_value=10.0)

@@ -55,12 +55,14 @@ class DetectorConfig:
                                   max_value=1.0)
     arm_kernel_m: float = param(0.13, 'm', 'opening kernel wider than an arm: what it removes is an arm',
                                 min_value=0.01, max_value=2.0)
-    arm_min_reach_m: float = param(0.3, 'm', 'a hand is at least this far from its body centre (beyond the '
+    arm_min_reach_m: float = param(0.24, 'm', 'a hand is at least this far from its body centre (beyond the '
                                    'widest body)', min_value=0.05, max_value=3.0)
     arm_coverage: float = param(0.9, '-', 'share of foreground on the straight line from the body centre to '
                                 'the hand', min_value=0.0, max_value=1.0)
     arm_min_protrusion_m: float = param(0.05, 'm', 'an arm sticks out of the body blob by at least this much',
                                         min_value=0.0, max_value=2.0)
+    hand_max_shelf_depth_m: float = param(0.1, 'm', 'a hand is at most this far inside a shelf footprint (deeper '
+                                          'foreground is stock changing)', min_value=0.0, max_value=2.0)
     arm_candidates: int = param(80, 'px', 'farthest candidate pixels tried as the hand', min_value=1, max_value=100000)
     hand_offset_m: float = param(0.04, 'm', 'the reach point lies this far inside the arm\'s far end (hand '
                                  'centre)', min_value=0.0, max_value=0.5)

@@ -143,6 +143,9 @@ class BackgroundDetector:
         self._max_arm_len_px = c.max_arm_length_m / self.mpp
         self._clutter = (clutter_mask.astype(bool) if clutter_mask is not None
                          else np.zeros((self.height, self.width), bool))
+        self._shelf_u8 = self._clutter.astype(np.uint8)
+        k_deep = odd_kernel(2.0 * c.hand_max_shelf_depth_m, self.mpp)
+        self._deep_shelf = cv2.erode(self._shelf_u8, cv2.getStructuringElement(cv2.MORPH_RECT, (k_deep, k_deep)))
         self._guard = _FrameGuard(c, self.width, self.height)
         self.reset()
 
@@ -178,7 +181,8 @@ class BackgroundDetector:
         self._last_t = max(stamp_s, self._last_t or stamp_s)
         self._compensate_gain(f)
         fg = self._foreground(f)
-        body = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._k_arm)
+        # nobody stands on a shelf: shelf pixels (stock changes, arms over the shelf) are never body
+        body = cv2.morphologyEx(cv2.subtract(fg, self._shelf_u8), cv2.MORPH_OPEN, self._k_arm)
         n, labels, stats, cents = cv2.connectedComponentsWithStatsWithAlgorithm(body, 8, cv2.CV_32S, cv2.CCL_SAUF)
         persons = self._bodies(n, labels, stats, cents)
         person_lut = np.zeros(n, np.uint8)
@@ -314,6 +318,7 @@ class BackgroundDetector:
         for u, v in centres:
             cv2.circle(core, (int(round(u)) - ox, int(round(v)) - oy), r_in, 1, -1)
         out = cv2.subtract(cv2.subtract(fg[oy:ey, ox:ex], body[oy:ey, ox:ex]), core)
+        out = cv2.subtract(out, self._deep_shelf[oy:ey, ox:ex])  # a hand reaches the front of a shelf only
         ys, xs = np.nonzero(out)
         if xs.size == 0:
             return {}

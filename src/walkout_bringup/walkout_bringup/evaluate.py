@@ -416,6 +416,15 @@ def replay(bag: str | Path, layout: str | None = None, *, rate: float = 0.0, max
                 drain(graph.executor, idle_s=0.01, max_s=0.5)
             c = tuple(p.get_subscription_count() for p in pubs)
             return c + tuple(collector.count_publishers(t) for t in OUTPUT_TOPICS)
+        if procs is not None:
+            # every node process has come up (or died) before discovery can settle
+            expected = {sp.name for sp in specs}
+            deadline = time.monotonic() + 60.0
+            while time.monotonic() < deadline:
+                up = set(collector.get_node_names())
+                if all(n in up or not alive for n, alive in procs.alive().items() if n in expected):
+                    break
+                time.sleep(0.1)
         _wait_matched(counts, settle_s=2.0 if processes else 1.0, timeout_s=60.0 if processes else 20.0)
         if procs is not None:
             dead = [n for n, a in procs.alive().items() if not a]

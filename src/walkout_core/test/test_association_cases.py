@@ -256,3 +256,25 @@ def test_a_passer_by_reaching_towards_someone_is_no_handover():
         s.reach(2, t0, t0 + 0.15, (3.0 - (11.0 - t0), 4.6))
     _, ch = run(s, [shelf_event(LAYOUT, 'a', 3.0, S1, 3)])
     assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
+
+
+def test_a_hand_busy_on_another_lane_does_not_take_the_next_event():
+    # 1 puts back on lane 0 while 2 (hand not seen by the detector) picks from lane 1 next to it
+    s = Script().avatar(1, (0, (1.6, 5.05))).avatar(2, (0, (1.9, 5.0)))
+    s.reach(1, 2.6, 3.5, front(0)).reach(1, 9.5, 10.6, front(0))
+    evs = [shelf_event(LAYOUT, 'take', 3.0, S1, 0),
+           shelf_event(LAYOUT, 'back', 10.0, S1, 0, quantity=-1),
+           shelf_event(LAYOUT, 'pick', 10.1, S1, 1)]
+    _, ch = run(s, evs)
+    ev = by_shelf_event(ch)
+    assert ev['back'].avatar_id == 1 and not ev['back'].needs_review
+    assert ev['pick'].avatar_id == 2 and not ev['pick'].needs_review
+
+
+def test_a_faulty_cells_pick_is_still_applied_before_a_later_put_back():
+    s = Script().avatar(1, (0, (2.6, 5.0)))
+    s.reach(1, 4.6, 5.6, front(3)).reach(1, 6.6, 7.6, front(3))
+    a, ch = run(s, [shelf_event(LAYOUT, 'pick', 5.0, S1, 3, flags=ShelfFlag.SENSOR_FAULT),
+                    shelf_event(LAYOUT, 'back', 7.0, S1, 3, quantity=-1)])
+    assert [c.shelf_event_id for c in ch] == ['pick', 'back']
+    assert not any(c.needs_review for c in ch) and a.ledger.count(1) == 0

@@ -27,6 +27,8 @@ __all__ = [
 GATE_KINDS = ('entry', 'exit', 'staff')
 #: Shelves whose footprints overlap must be at least this far apart in height [m].
 MIN_LEVEL_GAP_M = 0.1
+#: libyaml's loader when available (the flash layout parses 10x faster with it).
+_YAML_LOADER = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
 #: A homography whose condition number exceeds this is treated as singular [-].
 MAX_HOMOGRAPHY_COND = 1e9
 
@@ -318,7 +320,7 @@ def load_layout(name_or_path: str | os.PathLike[str]) -> Layout:
     except OSError as exc:
         raise LayoutError(f'{path}: cannot read layout: {exc}') from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise LayoutError(f'{path}: not valid YAML: {exc}') from exc
     return layout_from_dict(data, source=str(path))
@@ -416,7 +418,7 @@ def layout_from_dict(data: Any, source: str = '<dict>') -> Layout:
     if cat_raw is None and 'catalogue_file' in data:
         cat_path = Path(source).parent / str(data['catalogue_file'])
         try:
-            cat_raw = yaml.safe_load(cat_path.read_text())
+            cat_raw = yaml.load(cat_path.read_text(), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
         except (OSError, yaml.YAMLError) as exc:
             raise ctx.fail('catalogue_file', str(data['catalogue_file']), f'cannot load: {exc}') from exc
         if isinstance(cat_raw, Mapping):

@@ -54,10 +54,11 @@ class Associator:
         self.handovers = HandoverDetector(cfg, layout)
         self.ledger = Ledger()
         self.stats: Counter[str] = Counter()
-        self._jobs: list[tuple[float, int, Job]] = []
+        self._jobs: list[tuple[float, int, float, Job]] = []   # (stamp, seq, ready stamp, job)
         self._n = 0
         self._seen_events: set[str] = set()
         self._max_input_t = -math.inf
+        self._recent: list[tuple[float, int, tuple[str, int]]] = []   # (stamp, avatar, lane) of decided events
 
     # ------------------------------------------------------------------ inputs
     def add_frame(self, frame: AvatarFrame) -> bool:
@@ -67,7 +68,7 @@ class Associator:
             return False
         self._max_input_t = max(self._max_input_t, frame.t)
         for m in self.handovers.update(frame):
-            self._push(m.t_detect, m)
+            self._push(m.t_detect, m, m.t_detect)
         return True
 
     def add_shelf_event(self, ev: ShelfEventIn) -> bool:
@@ -80,10 +81,11 @@ class Associator:
             return False
         self._seen_events.add(ev.event_id)
         self._max_input_t = max(self._max_input_t, ev.decided_t)
-        # a faulty cell's event looks further after its stamp, so it waits that much longer
+        # a faulty cell's event looks further after its stamp, so it waits that much longer (and the
+        # jobs after it wait for it: basket changes stay in stamp order)
         extra = (self.cfg.sensor_fault_time_scale - 1.0) * self.cfg.window_after_s \
             if ev.flags & ShelfFlag.SENSOR_FAULT else 0.0
-        self._push(ev.t + extra, ev)
+        self._push(ev.t, ev, ev.t + extra)
         return True
 
     def apply_external(self, change: BasketChange) -> None:
@@ -95,9 +97,9 @@ class Associator:
     def pending(self) -> int:
         return len(self._jobs)
 
-    def _push(self, t: float, job: Job) -> None:
+    def _push(self, t: float, job: Job, ready_t: float) -> None:
         self._n += 1
-        heapq.heappush(self._jobs, (t, self._n, job))
+        heapq.heappush(self._jobs, (t, self._n, ready_t, job))
 
     # ------------------------------------------------------------------ decisions
     def advance(self) -> list[BasketChange]:
@@ -106,8 +108,8 @@ class Associator:
         if stream_t is not None:
             horizon = max(horizon, stream_t - self.cfg.decision_margin_s)
         out: list[BasketChange] = []
-        while self._jobs and self._jobs[0][0] <= horizon:
-            _, _, job = heapq.heappop(self._jobs)
+        while self._jobs and self._jobs[0][2] <= horizon:
+            _, _, _, job = heapq.heappop(self._jobs)
             if isinstance(job, ShelfEventIn):
                 out.append(self.decide_event(job))
             else:
@@ -130,10 +132,18 @@ class Associator:
         fault = bool(ev.flags & ShelfFlag.SENSOR_FAULT)
         cands = score_candidates(self.history, cfg, ev.t, ev.lane_xy,
                                  cfg.sensor_fault_time_scale if fault else 1.0)
-        weights = None
+        weights = {c.avatar_id: 1.0 for c in cands}
         if ev.quantity < 0:
-            weights = {c.avatar_id: 1.0 if c.is_staff or self.ledger.holds(c.avatar_id, product) > 0
-                       else cfg.put_back_non_holder_weight for c in cands}
+            for c in cands:
+                if not c.is_staff and self.ledger.holds(c.avatar_id, product) == 0:
+                    weights[c.avatar_id] *= cfg.put_back_non_holder_weight
+        # one hand, one lane at a time: an avatar just given an event on another lane is less likely
+        lane = (ev.shelf_id, ev.lane)
+        self._recent = [r for r in self._recent if r[0] >= ev.t - cfg.busy_window_s]
+        busy = {a for t, a, ln in self._recent if ln != lane and abs(t - ev.t) <= cfg.busy_window_s}
+        for c in cands:
+            if c.avatar_id in busy:
+                weights[c.avatar_id] *= cfg.busy_weight
         ranked, p_nobody = posterior(cands, cfg, weights)
         factor = 1.0
         if fault:
@@ -165,6 +175,8 @@ class Associator:
             self.stats['events_restock'] += 1
         else:
             self.ledger.apply(ch.avatar_id, product, ch.quantity, ev.t)
+        if not review:
+            self._recent.append((ev.t, ch.avatar_id, lane))
         return ch
 
     def _review_alert(self, ev: ShelfEventIn, ch: BasketChange, ranked: list[tuple[Candidate, float]],

@@ -44,6 +44,10 @@ class AssociationConfig:
     put_back_non_holder_weight: float = param(0.05, '-', 'prior weight of a put-back candidate who holds '
                                               'none of the product (holders weigh 1)', min_value=0.0,
                                               max_value=1.0)
+    busy_window_s: float = param(0.6, 's', 'an avatar just given an event on another lane this close in time is '
+                                 '"busy" for the next one', min_value=0.0, max_value=5.0)
+    busy_weight: float = param(0.1, '-', 'prior weight of a busy avatar (one hand, one lane at a time; 1 = off)',
+                               min_value=0.0, max_value=1.0)
     sensor_fault_factor: float = param(0.9, '-', 'confidence factor for events flagged SENSOR_FAULT',
                                        min_value=0.0, max_value=1.0)
     sensor_fault_time_scale: float = param(3.0, '-', 'time window and time_sigma_s are this many times wider for '

@@ -286,7 +286,7 @@ class AvatarTracker:
         free = [j for j in range(len(z)) if j not in used]
         # second stage: occluded avatars, and visible ones the first stage left out (a sharp turn outside the
         # Kalman gate), take leftover measurements by distance
-        hidden = [t for t in self._tracks if t.last_seen != stamp]
+        hidden = [t for t in self._tracks if stamp - t.last_seen > c.occluded_after_s + 1e-9]
         if hidden and free:
             X = np.array([t.kf.x[:2] for t in hidden])
             d = np.linalg.norm(X[:, None, :] - Z[None, free, :], axis=2)

@@ -182,7 +182,8 @@ class BackgroundDetector:
         self._compensate_gain(f)
         fg = self._foreground(f)
         # nobody stands on a shelf: shelf pixels (stock changes, arms over the shelf) are never body
-        body = cv2.morphologyEx(cv2.subtract(fg, self._shelf_u8), cv2.MORPH_OPEN, self._k_arm)
+        body = cv2.morphologyEx(cv2.subtract(fg, self._shelf_u8) if self.cfg.shelves_are_not_body else fg,
+                                cv2.MORPH_OPEN, self._k_arm)
         n, labels, stats, cents = cv2.connectedComponentsWithStatsWithAlgorithm(body, 8, cv2.CV_32S, cv2.CCL_SAUF)
         persons = self._bodies(n, labels, stats, cents)
         person_lut = np.zeros(n, np.uint8)

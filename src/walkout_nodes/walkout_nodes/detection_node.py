@@ -31,7 +31,8 @@ __all__ = ['DetectionNode', 'NODE_CLASS', 'CONFIG_CLASS', 'detections_to_msg', '
 
 CONFIG_CLASS = DetectionNodeConfig
 #: parameters that need a restart (topics, layout)
-_FIXED = ('layout', 'camera_id', 'camera_ids', 'image_transport', 'reliable_sensors', 'republish_rate_hz')
+_FIXED = ('layout', 'camera_id', 'camera_ids', 'image_transport', 'reliable_sensors', 'republish_rate_hz',
+          'opencv_threads')
 _DETECTOR_FIELDS = tuple(f.name for f in dataclasses.fields(DetectorConfig))
 
 
@@ -66,6 +67,8 @@ class DetectionNode(Node):
         self.cfg = declare_config(self, DetectionNodeConfig)
         c = self.cfg
         self.layout = load_layout(c.layout)
+        if c.opencv_threads > 0:
+            cv2.setNumThreads(c.opencv_threads)
         ids = [i for i in c.camera_ids if i] or [c.camera_id]
         self.cams: dict[str, _Camera] = {}
         for cid in ids:

@@ -112,6 +112,14 @@ class HandoverDetector:
             return out
         xy = np.array([[a.x, a.y] for a in people])
         d = np.linalg.norm(xy[:, None, :] - xy[None, :, :], axis=2)
+        # a seen hand is evidence only for the person whose body is nearest to it
+        nearest: dict[int, int] = {}
+        for a in people:
+            h = held.get(a.id)
+            if h is not None:
+                dh = np.hypot(xy[:, 0] - h.reach_x, xy[:, 1] - h.reach_y)
+                dh[[k for k, p in enumerate(people) if p.id == a.id]] = np.inf
+                nearest[a.id] = people[int(np.argmin(dh))].id
         for i, j in zip(*np.nonzero(np.triu(d <= cfg.handover_body_dist_m, 1))):
             a, b = people[int(i)], people[int(j)]
             if distance_to_segments((xy[i] + xy[j]) / 2, self._segs) < cfg.handover_min_shelf_dist_m:
@@ -126,13 +134,16 @@ class HandoverDetector:
                 # a new meeting; people walking past each other restart it (a handover is made standing)
                 pair = self._pairs[key] = _Pair(t_start=frame.t, t_last=frame.t, start_bodies=bodies)
             pair.t_last = frame.t
-            if a.id in fresh or b.id in fresh:
+            if (a.id in fresh or b.id in fresh) and (nearest.get(a.id) == b.id or nearest.get(b.id) == a.id):
                 mid = self._meeting_point(held.get(a.id), held.get(b.id), a, b)
                 if mid is not None and distance_to_segments(mid, self._segs) >= cfg.handover_min_shelf_dist_m:
                     pair.points.append((float(mid[0]), float(mid[1])))
             if (not pair.fired and frame.t - pair.t_start >= cfg.handover_min_duration_s
                     and len(pair.points) >= cfg.handover_min_hand_frames):
                 pair.fired = True
+                for k, other in self._pairs.items():   # one hand, one handover: bystanders' pairs are spent
+                    if k != key and (set(k) & set(key)):
+                        other.fired = True
                 pts = np.asarray(pair.points)
                 out.append(HandoverMeeting(key[0], key[1], pair.t_start, frame.t,
                                            (float(pts[:, 0].mean()), float(pts[:, 1].mean()))))

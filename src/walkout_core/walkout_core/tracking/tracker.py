@@ -8,8 +8,8 @@ Per synchronised instant (all cameras' detections with one stamp), :meth:`Avatar
    (inverse-variance weighted, at most one detection per camera);
 3. predicts every avatar's constant-velocity Kalman filter (filterpy) to the stamp;
 4. scores visible avatars against measurements with the Mahalanobis distance and assigns them
-   optimally (scipy ``linear_sum_assignment``); occluded avatars (and visible ones left out) then
-   take leftover measurements within a radius that grows with the time they were hidden;
+   optimally (scipy ``linear_sum_assignment``); occluded avatars then take leftover measurements
+   within a radius that grows with the time they were hidden;
 5. updates matched avatars; ages the others (tentative -> dropped, confirmed -> occluded);
 6. prunes: an avatar lost at its exit gate has EXITED (reported once), one unseen for
    ``max_hidden_s`` is deleted;
@@ -284,8 +284,7 @@ class AvatarTracker:
                 self._apply(visible[i], m, stamp, sigma=sig[j] if shared else m.sigma, with_reach=not shared)
                 used.add(cols[j])
         free = [j for j in range(len(z)) if j not in used]
-        # second stage: occluded avatars, and visible ones the first stage left out (a sharp turn outside the
-        # Kalman gate), take leftover measurements by distance
+        # second stage: occluded avatars take leftover measurements by distance
         hidden = [t for t in self._tracks if stamp - t.last_seen > c.occluded_after_s + 1e-9]
         if hidden and free:
             X = np.array([t.kf.x[:2] for t in hidden])

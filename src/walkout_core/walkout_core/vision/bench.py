@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 
+import cv2
 import numpy as np
 
 from walkout_core.layout import load_layout
@@ -21,8 +22,18 @@ from walkout_core.vision.synthetic import Person, render_background, render_fram
 __all__ = ['bench', 'bench_detector', 'bench_tracker', 'main']
 
 
-def bench_detector(frames: int = 300, layout: str = 'small') -> float:
-    """Mean CPU milliseconds per ``detect`` call on 320x240 frames."""
+def bench_detector(frames: int = 300, layout: str = 'small', opencv_threads: int = 1) -> float:
+    """Mean CPU milliseconds per ``detect`` call on 320x240 frames, with ``opencv_threads`` OpenCV threads
+    (detection_node's default: on frames this small threads add CPU time, not speed)."""
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(opencv_threads)
+    try:
+        return _bench_detector(frames, layout)
+    finally:
+        cv2.setNumThreads(threads)
+
+
+def _bench_detector(frames: int, layout: str) -> float:
     lay = load_layout(layout)
     cam = lay.cameras[0]
     bg = render_background(cam, lay.shelves)

@@ -57,7 +57,7 @@ class DetectorConfig:
                                 min_value=0.01, max_value=2.0)
     arm_min_reach_m: float = param(0.24, 'm', 'a hand is at least this far from its body centre (beyond the '
                                    'widest body)', min_value=0.05, max_value=3.0)
-    arm_coverage: float = param(0.9, '-', 'share of foreground on the straight line from the body centre to '
+    arm_coverage: float = param(0.95, '-', 'share of foreground on the straight line from the body centre to '
                                 'the hand', min_value=0.0, max_value=1.0)
     arm_min_protrusion_m: float = param(0.05, 'm', 'an arm sticks out of the body blob by at least this much',
                                         min_value=0.0, max_value=2.0)
@@ -100,6 +100,8 @@ class DetectionNodeConfig(DetectorConfig):
     image_transport: str = param('compressed', '-', 'subscribe /camera/<id>/image/compressed or /camera/<id>/image',
                                  choices=('compressed', 'raw'))
     reliable_sensors: bool = param(False, '-', 'reliable deep sensor QoS (replay for scoring)')
+    opencv_threads: int = param(1, '-', 'OpenCV worker threads of this process (1: small frames gain nothing '
+                                'from threads, they only burn CPU; 0 = OpenCV default)', min_value=0, max_value=64)
     republish_rate_hz: float = param(0.0, 'Hz', 'republish frames on /camera/<id>/image/debug at most this often '
                                      '(0 = off)', min_value=0.0, max_value=100.0)
     republish_overlay: bool = param(True, '-', 'draw the detections on republished frames')

@@ -1,0 +1,1 @@
+"""Multi-camera fusion and the anonymous avatar tracker (no ROS), stamp synchronisation."""

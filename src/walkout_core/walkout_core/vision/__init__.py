@@ -1,0 +1,1 @@
+"""Overhead person detection (no ROS): background-model and ONNX backends, image helpers, benchmark."""

@@ -17,9 +17,9 @@ from walkout_core.basket.model import Cause
 from walkout_core.layout import load_layout
 from walkout_msgs.msg import AvatarArray, BasketEvent, ShelfEvent, StoreAlert
 
-from .basket_convert import (NodeDiagnostics, alert_to_msg, change_from_msg, change_to_msg, frame_from_msg,
+from .basket_convert import (alert_to_msg, change_from_msg, change_to_msg, frame_from_msg,
                              param_update_callback, shelf_event_from_msg)
-from .common import EVENT_QOS, declare_config
+from .common import EVENT_QOS, Diagnostics, declare_config
 
 __all__ = ['AssociationNode', 'NODE_CLASS', 'main']
 
@@ -30,7 +30,7 @@ class AssociationNode(Node):
         self.cfg: AssociationConfig = declare_config(self, AssociationConfig)
         self.layout = load_layout(self.cfg.layout)
         self.core = Associator(self.cfg, self.layout)
-        self.diag = NodeDiagnostics(self, 'association')
+        self.diag = Diagnostics(self, 'association')
         self._last_input = time.monotonic()
         self._pub_events = self.create_publisher(BasketEvent, '/baskets/events', EVENT_QOS)
         self._pub_alerts = self.create_publisher(StoreAlert, '/alerts', EVENT_QOS)

@@ -6,7 +6,6 @@ import dataclasses
 import math
 from typing import Any, Callable
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
@@ -20,11 +19,11 @@ from walkout_core.config import from_mapping
 from walkout_msgs.msg import (Avatar, AvatarArray, Basket, BasketArray, BasketEvent, BasketItem, Receipt,
                               ShelfEvent, StoreAlert)
 
-from .common import Diagnostics, sec_to_stamp, stamp_to_sec
+from .common import sec_to_stamp, stamp_to_sec
 
 __all__ = ['frame_from_msg', 'shelf_event_from_msg', 'change_to_msg', 'change_from_msg', 'alert_to_msg',
            'alert_from_msg', 'basket_to_msg', 'basket_from_msg', 'baskets_to_msg', 'receipt_to_msg',
-           'param_update_callback', 'NodeDiagnostics']
+           'param_update_callback']
 
 
 def _finite(*v: float) -> bool:
@@ -180,25 +179,3 @@ def param_update_callback(node: Node, cls: type, get_cfg: Callable[[], Any], app
         return SetParametersResult(successful=True)
     return callback
 
-
-class NodeDiagnostics(Diagnostics):
-    """``common.Diagnostics`` whose ``publish`` copes with Jazzy's ``bytes`` status levels.
-
-    As of commit 6fb3a97 ``common.Diagnostics.publish`` calls ``bytes([level])`` on a level that is
-    already ``bytes`` and raises in the timer, which kills the node after one period. Delete this
-    class (use ``Diagnostics``) once common.py is fixed.
-    """
-
-    def publish(self) -> None:
-        def as_int(lv: Any) -> int:
-            return lv[0] if isinstance(lv, (bytes, bytearray)) else int(lv)
-        with self._lock:
-            level = max((as_int(lv) for lv, _ in self._messages.values()), default=0)
-            msg = '; '.join(m for _, m in self._messages.values()) or 'ok'
-            values = [KeyValue(key=k, value=str(v)) for k, v in sorted(self.counters.items())]
-        arr = DiagnosticArray()
-        arr.header.stamp = self._node.get_clock().now().to_msg()
-        arr.status = [DiagnosticStatus(level=bytes([level]) if isinstance(DiagnosticStatus().level, bytes) else level,
-                                       name=f'{self._node.get_fully_qualified_name()}: {self._name}',
-                                       message=msg[:500], hardware_id=self._name, values=values)]
-        self._pub.publish(arr)

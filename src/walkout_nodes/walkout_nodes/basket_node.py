@@ -18,9 +18,9 @@ from walkout_core.layout import load_layout
 from walkout_msgs.msg import BasketArray, BasketEvent, Receipt, StoreAlert
 from walkout_msgs.srv import ApproveAgeCheck, ResolveReview, UpdateAlert
 
-from .basket_convert import (NodeDiagnostics, alert_from_msg, alert_to_msg, baskets_to_msg, change_from_msg,
+from .basket_convert import (alert_from_msg, alert_to_msg, baskets_to_msg, change_from_msg,
                              change_to_msg, param_update_callback)
-from .common import EVENT_QOS, LATCHED_QOS, declare_config, stamp_to_sec
+from .common import EVENT_QOS, LATCHED_QOS, Diagnostics, declare_config, stamp_to_sec
 
 __all__ = ['BasketNode', 'NODE_CLASS', 'main']
 
@@ -32,7 +32,7 @@ class BasketNode(Node):
         self.layout = load_layout(self.cfg.layout)
         self.store = BasketStore(self.cfg.db_path, self.layout.catalogue, self.layout.currency,
                                  self.cfg.review_block_min_score)
-        self.diag = NodeDiagnostics(self, 'baskets')
+        self.diag = Diagnostics(self, 'baskets')
         self._pub_state = self.create_publisher(BasketArray, '/baskets/state', LATCHED_QOS)
         self._pub_alerts = self.create_publisher(StoreAlert, '/alerts', EVENT_QOS)
         self._pub_events = self.create_publisher(BasketEvent, '/baskets/events', EVENT_QOS)

@@ -18,8 +18,8 @@ from walkout_core.config import from_mapping
 from walkout_core.layout import load_layout
 from walkout_core.vision.config import CameraNodeConfig
 from walkout_core.vision.image import convert_encoding
-from walkout_nodes.common import declare_config, sensor_qos
-from walkout_nodes.image_conv import VisionDiagnostics, bgr_to_compressed, numpy_to_image
+from walkout_nodes.common import Diagnostics, declare_config, sensor_qos
+from walkout_nodes.image_conv import bgr_to_compressed, numpy_to_image
 
 __all__ = ['CameraNode', 'NODE_CLASS', 'CONFIG_CLASS', 'open_capture', 'main']
 
@@ -47,7 +47,7 @@ class CameraNode(Node):
             self.get_logger().warning(f'camera {c.camera_id!r} not in layout {c.layout!r} ({exc}); using parameters')
             self._size = (c.width, c.height)
             fps = c.fps or 10.0
-        self.diag = VisionDiagnostics(self, f'camera {c.camera_id}')
+        self.diag = Diagnostics(self, f'camera {c.camera_id}')
         qos = sensor_qos(c.reliable_sensors)
         base = f'/camera/{c.camera_id}/image'
         self.pub_raw = self.create_publisher(Image, base, qos) if c.publish_raw else None

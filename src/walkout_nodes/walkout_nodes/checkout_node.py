@@ -24,9 +24,9 @@ from walkout_core.layout import load_layout
 from walkout_msgs.msg import Avatar, AvatarArray, BasketArray, Receipt, StoreAlert, TabletCart
 from walkout_msgs.srv import ApproveAgeCheck, RequestPayment
 
-from .basket_convert import (NodeDiagnostics, alert_to_msg, basket_from_msg, basket_to_msg, param_update_callback,
+from .basket_convert import (alert_to_msg, basket_from_msg, basket_to_msg, param_update_callback,
                              receipt_to_msg)
-from .common import EVENT_QOS, LATCHED_QOS, declare_config, sec_to_stamp, stamp_to_sec
+from .common import EVENT_QOS, LATCHED_QOS, Diagnostics, declare_config, sec_to_stamp, stamp_to_sec
 
 __all__ = ['CheckoutNode', 'NODE_CLASS', 'main']
 
@@ -52,7 +52,7 @@ class CheckoutNode(Node):
         self.terminal = SimulatedTerminal(self.layout.contactless_limit, self.cfg.simulated_decline_pin)
         self.receipts = ReceiptStore(self.cfg.db_path)
         self.checkout = Checkout(self.terminal, self.receipts, self.cfg.receipt_qr_key)
-        self.diag = NodeDiagnostics(self, 'checkout')
+        self.diag = Diagnostics(self, 'checkout')
         self.baskets: dict[int, BasketView] = {}
         self.visits: dict[int, _Visit] = {}
         self.left_alerted: set[int] = set()

@@ -24,8 +24,8 @@ from walkout_core.vision.config import DetectionNodeConfig, DetectorConfig
 from walkout_core.vision.detector import FrameDetections, make_detector
 from walkout_core.vision.image import ImageError
 from walkout_msgs.msg import PersonDetection, PersonDetectionArray
-from walkout_nodes.common import declare_config, sensor_qos, stamp_to_sec
-from walkout_nodes.image_conv import VisionDiagnostics, compressed_to_bgr, image_to_bgr, numpy_to_image
+from walkout_nodes.common import Diagnostics, declare_config, sensor_qos, stamp_to_sec
+from walkout_nodes.image_conv import compressed_to_bgr, image_to_bgr, numpy_to_image
 
 __all__ = ['DetectionNode', 'NODE_CLASS', 'CONFIG_CLASS', 'detections_to_msg', 'main']
 
@@ -46,7 +46,9 @@ def detections_to_msg(res: FrameDetections, camera_id: str, header) -> PersonDet
             radius_m=float(d.radius_m), area_m2=float(d.area_m2), has_reach=bool(d.has_reach),
             reach_point=Point(x=float(d.reach_x), y=float(d.reach_y), z=0.0) if d.has_reach
             else Point(x=float(d.x), y=float(d.y), z=0.0),
-            confidence=float(d.confidence)))
+            confidence=float(d.confidence),
+            # zeros = not measured (e.g. the ONNX backend); used by the tracker during the visit only
+            appearance_rgb=[float(v) for v in d.appearance] if getattr(d, 'appearance', None) else [0.0] * 3))
     return msg
 
 
@@ -77,7 +79,7 @@ class DetectionNode(Node):
             except KeyError as exc:
                 raise ValueError(f'parameter camera_id(s): {cid!r} is not a camera of layout {c.layout!r}') from exc
             self.cams[cid] = _Camera(cam, make_detector(cam, c, self.layout.shelves))
-        self.diag = VisionDiagnostics(self, f'detection {",".join(ids)}')
+        self.diag = Diagnostics(self, f'detection {",".join(ids)}')
         qos = sensor_qos(c.reliable_sensors)
         for cid, st in self.cams.items():
             base = f'/camera/{cid}'

@@ -8,10 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from sensor_msgs.msg import CompressedImage, Image
-
-from walkout_nodes.common import Diagnostics
 
 from walkout_core.vision.image import (ImageError, convert_encoding, decode_jpeg, encode_jpeg, fields_to_numpy,
                                        numpy_to_fields)
@@ -23,7 +20,7 @@ except ImportError:  # pragma: no cover - depends on the install
     CvBridge = None
     HAVE_CV_BRIDGE = False
 
-__all__ = ['HAVE_CV_BRIDGE', 'ImageError', 'VisionDiagnostics', 'image_to_numpy', 'numpy_to_image', 'image_to_bgr',
+__all__ = ['HAVE_CV_BRIDGE', 'ImageError', 'image_to_numpy', 'numpy_to_image', 'image_to_bgr',
            'compressed_to_bgr', 'bgr_to_compressed']
 
 _bridge: Any = None
@@ -84,30 +81,3 @@ def bgr_to_compressed(bgr: np.ndarray, quality: int, header: Any = None) -> Comp
     if header is not None:
         msg.header = header
     return msg
-
-
-class VisionDiagnostics(Diagnostics):
-    """``common.Diagnostics`` that copes with Jazzy's ``bytes`` status levels.
-
-    As of commit 6fb3a97 ``Diagnostics.publish`` calls ``bytes([level])`` on levels that are already
-    ``bytes`` (``DiagnosticStatus.OK``/``WARN``) and raises in its timer. This class publishes the same
-    status with the level converted. Drop it once common.py converts levels itself.
-    """
-
-    @staticmethod
-    def _level(lv: Any) -> int:
-        return lv[0] if isinstance(lv, (bytes, bytearray)) else int(lv)
-
-    def status(self) -> DiagnosticStatus:
-        with self._lock:
-            level = max((self._level(lv) for lv, _ in self._messages.values()), default=0)
-            text = '; '.join(m for _, m in self._messages.values()) or 'ok'
-            values = [KeyValue(key=k, value=str(v)) for k, v in sorted(self.counters.items())]
-        return DiagnosticStatus(level=bytes([level]) if isinstance(DiagnosticStatus().level, bytes) else level,
-                                name=f'{self._node.get_fully_qualified_name()}: {self._name}',
-                                message=text[:500], hardware_id=self._name, values=values)
-
-    def publish(self) -> None:
-        arr = DiagnosticArray(status=[self.status()])
-        arr.header.stamp = self._node.get_clock().now().to_msg()
-        self._pub.publish(arr)

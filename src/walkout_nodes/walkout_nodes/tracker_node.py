@@ -26,8 +26,7 @@ from walkout_core.tracking.sync import StampSynchroniser
 from walkout_core.tracking.tracker import (STATE_EXITED, TRACK_DELETED, AvatarTracker, CameraFrame,
                                            TrackerInputError, TrackerOutput)
 from walkout_msgs.msg import Avatar, AvatarArray, PersonDetectionArray
-from walkout_nodes.common import EVENT_QOS, declare_config, sec_to_stamp, sensor_qos, stamp_to_sec
-from walkout_nodes.image_conv import VisionDiagnostics
+from walkout_nodes.common import EVENT_QOS, Diagnostics, declare_config, sec_to_stamp, sensor_qos, stamp_to_sec
 
 __all__ = ['TrackerNode', 'NODE_CLASS', 'CONFIG_CLASS', 'avatars_to_msg', 'layout_markers', 'avatar_markers', 'main']
 
@@ -47,12 +46,13 @@ class _Det(NamedTuple):
     reach_y: float
     confidence: float
     area_m2: float
+    appearance_rgb: tuple  # [0..1] clothing colour, all zeros = not measured
 
 
 def _frame_of(msg: PersonDetectionArray) -> CameraFrame:
     return CameraFrame(msg.camera_id, bool(msg.camera_ok), [
         _Det(d.position.x, d.position.y, d.position_sigma_m, d.has_reach, d.reach_point.x, d.reach_point.y,
-             d.confidence, d.area_m2) for d in msg.detections])
+             d.confidence, d.area_m2, tuple(d.appearance_rgb)) for d in msg.detections])
 
 
 def avatars_to_msg(out: TrackerOutput, frame_id: str) -> AvatarArray:
@@ -143,7 +143,7 @@ class TrackerNode(Node):
         self.camera_ids = [cam.id for cam in self.layout.cameras]
         self.tracker = AvatarTracker(self.layout, c)
         self.sync = StampSynchroniser(self.camera_ids, c.latency_window_s, c.camera_dead_after_s, c.sync_tolerance_s)
-        self.diag = VisionDiagnostics(self, 'tracker')
+        self.diag = Diagnostics(self, 'tracker')
         self.pub = self.create_publisher(AvatarArray, '/tracking/avatars', EVENT_QOS)
         self.pub_markers = self.create_publisher(MarkerArray, '/tracking/markers', 10)
         qos = sensor_qos(c.reliable_sensors)
@@ -200,6 +200,9 @@ class TrackerNode(Node):
             return
         if out.rejected:
             self.diag.problem('detections', f'{out.rejected} invalid detection(s) (NaN or off the floor) ignored')
+        if out.rejected_appearance:
+            self.diag.problem('appearance', f'{out.rejected_appearance} detection(s) with a malformed appearance_rgb '
+                              '(NaN or outside 0..1): appearance ignored')
         self.updates += 1
         self.diag.count('updates')
         self.diag.count('births', out.births)

@@ -67,7 +67,7 @@ class AssociationConfig:
                                        'between the two bodies', min_value=0.0, max_value=2.0)
     handover_body_dist_m: float = param(1.2, 'm', 'two people stand at most this far apart (body to body) for a '
                                         'handover', min_value=0.1, max_value=5.0)
-    handover_min_hand_frames: int = param(1, 'frames', 'frames in which a hand is seen meeting the other person '
+    handover_min_hand_frames: int = param(2, 'frames', 'frames in which a hand is seen meeting the other person '
                                           'during the standing meeting', min_value=1, max_value=100)
     handover_max_move_m: float = param(0.3, 'm', 'both people move at most this much during a handover meeting '
                                        '(passers-by are not handovers)', min_value=0.0, max_value=5.0)

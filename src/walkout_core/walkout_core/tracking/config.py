@@ -31,6 +31,22 @@ class TrackerConfig:
     merged_area_factor: float = param(1.8, '-', 'a detection this many persons large may update several avatars',
                                       min_value=1.0, max_value=10.0)
     max_merged_share: int = param(2, '-', 'most avatars one merged detection may update', min_value=1, max_value=10)
+    appearance_weight: float = param(400.0, '1/rgb^2', 'assignment cost per squared RGB distance (0..1 units) '
+                                     'between an avatar\'s clothing colour and a detection\'s (0 = off)',
+                                     min_value=0.0, max_value=1.0e5)
+    appearance_gate: float = param(0.15, 'rgb', 'largest RGB distance of a detection to an avatar\'s clothing colour '
+                                   '(once known)', min_value=0.0, max_value=2.0)
+    appearance_ema_alpha: float = param(0.15, '-', 'weight of a new sample in an avatar\'s clothing colour '
+                                        '(exponential moving average)', min_value=0.0, max_value=1.0)
+    appearance_min_samples: int = param(3, 'frames', 'samples before an avatar\'s clothing colour gates and '
+                                        'costs', min_value=1, max_value=1000)
+    appearance_isolation_m: float = param(0.9, 'm', 'the clothing colour is learnt only while no other avatar is '
+                                          'this close (no merged blob)', min_value=0.0, max_value=10.0)
+    appearance_reacquire_weight_m: float = param(1.0, 'm', 'an occluded avatar\'s reacquisition cost: colour '
+                                                 'distance at the gate counts like this distance',
+                                                 min_value=0.0, max_value=20.0)
+    fusion_appearance_gate: float = param(0.3, 'rgb', 'detections of different cameras whose clothing colours '
+                                          'differ more than this are not fused', min_value=0.0, max_value=2.0)
     confirm_hits: int = param(2, 'frames', 'detections before a tentative avatar is confirmed', min_value=1,
                               max_value=100)
     tentative_max_miss_s: float = param(0.5, 's', 'a tentative avatar unseen this long is dropped', min_value=0.0,

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ['Measurement', 'fuse']
+__all__ = ['Measurement', 'appearance_distance', 'fuse']
 
 
 @dataclass(frozen=True)
@@ -20,14 +20,25 @@ class Measurement:
     confidence: float = 1.0
     n_cameras: int = 1
     area: float = 0.0         # [m^2] blob area (largest of the fused detections)
+    appearance: tuple[float, float, float] | None = None  # [0..1] RGB clothing colour, None when unknown
 
 
-def fuse(dets: list[Measurement], radius_m: float, sigmas: float = 0.0) -> list[Measurement]:
+def appearance_distance(a, b) -> float:
+    """RGB distance of two clothing colours; 0 when either is unknown."""
+    if a is None or b is None:
+        return 0.0
+    return float(np.sqrt(sum((float(x) - float(y)) ** 2 for x, y in zip(a, b))))
+
+
+def fuse(dets: list[Measurement], radius_m: float, sigmas: float = 0.0,
+         appearance_gate: float = float('inf')) -> list[Measurement]:
     """Greedy clustering, best (smallest sigma) first: a detection joins the nearest cluster
     within ``max(radius_m, sigmas * its sigma)`` (a body cut by the image border is far less sure
     of its centre) that has no detection of its camera yet. A cluster's position is the
     inverse-variance weighted mean; its reach point the weighted mean of its members' hands
-    that lie within ``radius_m`` of the best member's hand."""
+    that lie within ``radius_m`` of the best member's hand. A detection whose clothing colour differs
+    from the cluster's best member by more than ``appearance_gate`` is another person.
+    Its appearance is the weighted mean of the members' known ones."""
     if not dets:
         return []
     order = sorted(range(len(dets)), key=lambda i: (dets[i].sigma, -dets[i].confidence))
@@ -46,7 +57,8 @@ def fuse(dets: list[Measurement], radius_m: float, sigmas: float = 0.0) -> list[
             for j in np.argsort(dd):
                 if dd[j] > r2:
                     break
-                if d.camera not in cams[j]:
+                if d.camera not in cams[j] and appearance_distance(d.appearance,
+                                                                   members[j][0].appearance) <= appearance_gate:
                     k = int(j)
                     break
         w = 1.0 / (d.sigma * d.sigma)
@@ -77,7 +89,12 @@ def fuse(dets: list[Measurement], radius_m: float, sigmas: float = 0.0) -> list[
             wr = np.array([1.0 / (m.sigma * m.sigma) for m in close])
             rx = float(np.dot(wr, [m.reach_x for m in close]) / wr.sum())
             ry = float(np.dot(wr, [m.reach_y for m in close]) / wr.sum())
+        looks = [m for m in ms if m.appearance is not None]
+        look = None
+        if looks:
+            wa = np.array([1.0 / (m.sigma * m.sigma) for m in looks])
+            look = tuple(float(v) for v in wa @ np.array([m.appearance for m in looks]) / wa.sum())
         out.append(Measurement(float(means[k, 0]), float(means[k, 1]), float(1.0 / np.sqrt(wsum[k])), -1, has,
                                float(rx), float(ry), max(m.confidence for m in ms), len(ms),
-                               max(m.area for m in ms)))
+                               max(m.area for m in ms), look))
     return out

@@ -43,6 +43,26 @@ __all__ = ['STATE_ENTERING', 'STATE_SHOPPING', 'STATE_AT_CHECKOUT', 'STATE_EXITE
 STATE_ENTERING, STATE_SHOPPING, STATE_AT_CHECKOUT, STATE_EXITED = 0, 1, 2, 3
 TRACK_TENTATIVE, TRACK_CONFIRMED, TRACK_OCCLUDED, TRACK_DELETED = 0, 1, 2, 3
 _BIG = 1e9
+_APPEARANCE_TOL = 1e-3  # float32 rounding around [0, 1]
+
+
+def _appearance_of(d: Any) -> tuple[tuple[float, float, float] | None, bool]:
+    """A detection's clothing colour -> (RGB or None when unknown, malformed). ``appearance`` (core) or
+    ``appearance_rgb`` (message; all zeros = not measured)."""
+    a = getattr(d, 'appearance', None)
+    if a is None:
+        a = getattr(d, 'appearance_rgb', None)
+    if a is None:
+        return None, False
+    try:
+        v = [float(x) for x in a]
+    except (TypeError, ValueError):
+        return None, True
+    if len(v) != 3 or not all(math.isfinite(x) and -_APPEARANCE_TOL <= x <= 1.0 + _APPEARANCE_TOL for x in v):
+        return None, True
+    if not any(v):
+        return None, False
+    return tuple(min(1.0, max(0.0, x)) for x in v), False
 
 
 class TrackerInputError(ValueError):
@@ -87,6 +107,7 @@ class TrackerOutput:
     rejected: int = 0                       # detections dropped as invalid
     births: int = 0
     exits: int = 0
+    rejected_appearance: int = 0            # detections whose appearance was malformed (NaN, out of range): ignored
 
 
 @dataclass
@@ -105,6 +126,9 @@ class _Track:
     has_reach: bool = False
     reach: tuple[float, float] = (math.nan, math.nan)
     last_seen_xy: tuple[float, float] = (math.nan, math.nan)
+    # clothing colour (RGB 0..1, EMA) for re-association during the visit only: never published, gone with the track
+    appearance: np.ndarray | None = None
+    appearance_n: int = 0
 
 
 @dataclass
@@ -174,10 +198,10 @@ class AvatarTracker:
     def update(self, stamp_s: float, frames: Iterable[CameraFrame] = ()) -> TrackerOutput:
         """Advance to ``stamp_s`` with every camera's detections at that instant (may be none)."""
         frames = list(frames)
-        stamp_s, meas, rejected = self._validate(stamp_s, frames)  # raises before any state change
+        stamp_s, meas, rejected, bad_looks = self._validate(stamp_s, frames)  # raises before any state change
         dt = 0.0 if self._last_stamp is None else stamp_s - self._last_stamp
         self._last_stamp = stamp_s
-        z = fuse(meas, self.cfg.fusion_radius_m, self.cfg.fusion_sigmas)
+        z = fuse(meas, self.cfg.fusion_radius_m, self.cfg.fusion_sigmas, self.cfg.fusion_appearance_gate)
         self._predict(dt)
         used = self._associate(stamp_s, z)
         exited = self._age_and_prune(stamp_s)
@@ -185,9 +209,9 @@ class AvatarTracker:
         self._set_states()
         self._purge(stamp_s)
         out = tuple(self._state_of(t) for t in self._tracks if t.status in (TRACK_CONFIRMED, TRACK_OCCLUDED))
-        return TrackerOutput(stamp_s, out + tuple(exited), len(z), rejected, births, len(exited))
+        return TrackerOutput(stamp_s, out + tuple(exited), len(z), rejected, births, len(exited), bad_looks)
 
-    def _validate(self, stamp_s: float, frames: list[CameraFrame]) -> tuple[float, list[Measurement], int]:
+    def _validate(self, stamp_s: float, frames: list[CameraFrame]) -> tuple[float, list[Measurement], int, int]:
         try:
             stamp_s = float(stamp_s)
         except (TypeError, ValueError):
@@ -198,7 +222,7 @@ class AvatarTracker:
             raise TrackerInputError(f'stamp {stamp_s:.6f} is not after the previous one {self._last_stamp:.6f}')
         c = self.cfg
         x0, y0, x1, y1 = self._bounds
-        out, rejected = [], 0
+        out, rejected, bad_looks = [], 0, 0
         for cam_index, f in enumerate(frames):
             if not getattr(f, 'camera_ok', True):
                 continue
@@ -216,12 +240,15 @@ class AvatarTracker:
                         and x0 <= x <= x1 and y0 <= y <= y1):
                     rejected += 1
                     continue
+                look, bad = _appearance_of(d)
+                bad_looks += bad
                 if has and not (math.isfinite(rx) and math.isfinite(ry)
                                 and math.hypot(rx - x, ry - y) <= c.max_reach_m):
                     has, rx, ry = False, x, y
                 out.append(Measurement(x, y, max(s, c.min_measurement_sigma_m), cam_index, has, rx, ry,
-                                       conf if math.isfinite(conf) else 0.0, 1, area if math.isfinite(area) else 0.0))
-        return stamp_s, out, rejected
+                                       conf if math.isfinite(conf) else 0.0, 1, area if math.isfinite(area) else 0.0,
+                                       look))
+        return stamp_s, out, rejected, bad_looks
 
     # ------------------------------------------------------------------ steps
     def _predict(self, dt: float) -> None:
@@ -250,17 +277,25 @@ class AvatarTracker:
         if not z or not self._tracks:
             return used
         Z = np.array([[m.x, m.y] for m in z])
+        looks = np.array([m.appearance if m.appearance is not None else (np.nan,) * 3 for m in z], float)
+        # the clothing colour is learnt only from an avatar alone in its blob
+        XA = np.array([t.kf.x[:2] for t in self._tracks])
+        DA = np.linalg.norm(XA[:, None, :] - XA[None, :, :], axis=2)
+        np.fill_diagonal(DA, np.inf)
+        isolated = {id(t): bool(DA[k].min(initial=np.inf) > c.appearance_isolation_m)
+                    for k, t in enumerate(self._tracks)}
         visible = [t for t in self._tracks if stamp - t.last_seen <= c.occluded_after_s + 1e-9]
         if visible:
             # a blob as large as several people (people merged in one blob) may serve as many avatars, as a
             # weaker measurement (sigma = a quarter of its width)
-            cols, sig = [], []
+            cols, sig, shares = [], [], []
             for j, m in enumerate(z):
                 share = 1
                 if c.person_area_m2 > 0 and m.area >= c.merged_area_factor * c.person_area_m2:
                     share = max(1, min(c.max_merged_share, int(round(m.area / c.person_area_m2))))
                 for _ in range(share):
                     cols.append(j)
+                    shares.append(share)
                     sig.append(m.sigma if share == 1 else max(m.sigma, 0.5 * math.sqrt(m.area / math.pi)))
             cols_a = np.array(cols)
             Zc = Z[cols_a]
@@ -275,13 +310,19 @@ class AvatarTracker:
             det = np.maximum(sxx * syy - sxy * sxy, 1e-12)
             d2 = (syy * dx * dx - 2 * sxy * dx * dy + sxx * dy * dy) / det
             ok = (d2 <= c.gate_chi2) & (dx * dx + dy * dy <= c.max_gate_distance_m ** 2)
-            cost = np.where(ok, d2 + np.log(det), _BIG)
+            # clothing colour: a merged blob (shared column) is a mix of two people, it has none
+            col_looks = np.where(np.array([s == 1 for s in shares])[:, None], looks[cols_a], np.nan)
+            dc = self._appearance_dist(visible, col_looks)
+            known = np.isfinite(dc)
+            ok &= ~known | (dc <= c.appearance_gate)
+            cost = np.where(ok, d2 + np.log(det) + np.where(known, c.appearance_weight * dc * dc, 0.0), _BIG)
             pairs = [(int(i), int(j)) for i, j in zip(*linear_sum_assignment(cost)) if ok[i, j]]
             takers = np.bincount([cols[j] for _, j in pairs], minlength=len(z)) if pairs else np.zeros(len(z), int)
             for i, j in pairs:
                 m = z[cols[j]]
                 shared = takers[cols[j]] > 1   # one blob, several people: its position and hand are ambiguous
-                self._apply(visible[i], m, stamp, sigma=sig[j] if shared else m.sigma, with_reach=not shared)
+                self._apply(visible[i], m, stamp, sigma=sig[j] if shared else m.sigma, with_reach=not shared,
+                            learn=not shared and isolated[id(visible[i])])
                 used.add(cols[j])
         free = [j for j in range(len(z)) if j not in used]
         # second stage: occluded avatars take leftover measurements by distance
@@ -292,15 +333,34 @@ class AvatarTracker:
             radius = np.array([min(c.reacquire_max_m, c.reacquire_base_m + c.reacquire_speed_m_s
                                    * (stamp - t.last_seen)) for t in hidden])
             ok = d <= radius[:, None]
-            cost = np.where(ok, d, _BIG)
+            dc = self._appearance_dist(hidden, looks[free])
+            known = np.isfinite(dc)
+            ok &= ~known | (dc <= c.appearance_gate)
+            gate = max(c.appearance_gate, 1e-6)
+            cost = np.where(ok, d + np.where(known, c.appearance_reacquire_weight_m * (dc / gate) ** 2, 0.0), _BIG)
             for i, k in zip(*linear_sum_assignment(cost)):
                 if ok[i, k]:
-                    self._apply(hidden[i], z[free[k]], stamp)
+                    self._apply(hidden[i], z[free[k]], stamp, learn=isolated[id(hidden[i])])
                     used.add(int(free[k]))
         return used
 
+    def _appearance_dist(self, tracks: list[_Track], looks: np.ndarray) -> np.ndarray:
+        """(tracks x measurements) RGB distance; NaN where the avatar's colour is not yet known (or the
+        measurement has none), or the appearance term is off."""
+        c = self.cfg
+        ta = np.array([t.appearance if t.appearance is not None and t.appearance_n >= c.appearance_min_samples
+                       and c.appearance_weight > 0 else (np.nan,) * 3 for t in tracks], float).reshape(-1, 3)
+        return np.linalg.norm(ta[:, None, :] - looks[None, :, :], axis=2)
+
     def _apply(self, t: _Track, m: Measurement, stamp: float, sigma: float | None = None,
-               with_reach: bool = True) -> None:
+               with_reach: bool = True, learn: bool = False) -> None:
+        if learn and m.appearance is not None:
+            a = np.asarray(m.appearance, float)
+            if t.appearance is None:
+                t.appearance = a
+            else:
+                t.appearance = t.appearance + self.cfg.appearance_ema_alpha * (a - t.appearance)
+            t.appearance_n += 1
         s = m.sigma if sigma is None else sigma
         t.kf.update(np.array([m.x, m.y]), R=np.eye(2) * s * s)
         t.hits += 1
@@ -376,7 +436,9 @@ class AvatarTracker:
         t = _Track(id=self._next_id, kf=kf, colour=tuple(float(v) for v in self._palette[idx]), colour_index=idx,
                    is_staff=staff, first_seen=stamp, last_seen=stamp, last_seen_xy=(m.x, m.y),
                    status=TRACK_CONFIRMED if c.confirm_hits <= 1 else TRACK_TENTATIVE,
-                   has_reach=m.has_reach, reach=(m.reach_x, m.reach_y) if m.has_reach else (math.nan, math.nan))
+                   has_reach=m.has_reach, reach=(m.reach_x, m.reach_y) if m.has_reach else (math.nan, math.nan),
+                   appearance=None if m.appearance is None else np.asarray(m.appearance, float),
+                   appearance_n=0 if m.appearance is None else 1)
         self._next_id += 1
         return t
 

@@ -76,12 +76,26 @@ class DetectorConfig:
                                     max_value=5.0)
     border_sigma_m: float = param(0.25, 'm', '1-sigma floor position error of a body cut by the image border',
                                   min_value=0.001, max_value=5.0)
+    appearance: bool = param(True, '-', 'measure each person\'s mean clothing colour (appearance_rgb, for '
+                             're-association during the visit only)')
+    appearance_radius_m: float = param(0.2, 'm', 'clothing colour from body pixels within this distance of the '
+                                       'body centre', min_value=0.02, max_value=2.0)
+    appearance_head_radius_m: float = param(0.11, 'm', '... and farther than this (the head seen from above)',
+                                            min_value=0.0, max_value=1.0)
+    appearance_min_pixels: int = param(4, 'px', 'fewer clothing pixels than this: no appearance',
+                                       min_value=1, max_value=100000)
+    appearance_reference_grey: float = param(128.0, 'grey level', 'appearance = body colour / background '
+                                             'colour under the body x this (lighting invariant)',
+                                             min_value=1.0, max_value=255.0)
     black_level: float = param(8.0, 'grey level', 'a frame darker than this on average is unusable (dead '
                                'camera)', min_value=0.0, max_value=255.0)
     frozen_frames: int = param(20, 'frames', 'this many bit-identical frames in a row: the camera is frozen',
                                min_value=2, max_value=100000)
 
     def check(self) -> None:
+        if self.appearance_head_radius_m >= self.appearance_radius_m:
+            raise ValueError(f'parameter appearance_head_radius_m: {self.appearance_head_radius_m!r} must be '
+                             f'below appearance_radius_m {self.appearance_radius_m!r}')
         if self.shadow_min_ratio >= self.shadow_max_ratio:
             raise ValueError(f'parameter shadow_min_ratio: {self.shadow_min_ratio!r} must be below '
                              f'shadow_max_ratio {self.shadow_max_ratio!r}')

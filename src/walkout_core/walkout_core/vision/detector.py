@@ -50,6 +50,9 @@ class Detection:
     v: float = math.nan           # [px]
     reach_u: float = math.nan     # [px]
     reach_v: float = math.nan     # [px]
+    # [0..1] RGB body (clothing) colour under reference lighting, None when unknown; for
+    # re-association during the visit only (the tracker never stores it past the visit)
+    appearance: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,13 @@ class BackgroundDetector:
         k_deep = odd_kernel(2.0 * c.hand_max_shelf_depth_m, self.mpp)
         self._deep_shelf = cv2.erode(self._shelf_u8, cv2.getStructuringElement(cv2.MORPH_RECT, (k_deep, k_deep)))
         self._guard = _FrameGuard(c, self.width, self.height)
+        # appearance: an annulus around the body centre (without the head), on the eroded body blob
+        r_app = max(1, int(round(c.appearance_radius_m / self.mpp)))
+        yy, xx = np.mgrid[-r_app:r_app + 1, -r_app:r_app + 1]
+        rr = np.hypot(xx, yy)
+        self._ring = ((rr <= r_app) & (rr > c.appearance_head_radius_m / self.mpp)).astype(np.uint8)
+        self._ring_r = r_app
+        self._k_edge = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -191,9 +201,10 @@ class BackgroundDetector:
             person_lut[p['label']] = 1
         person_px = person_lut[labels]
         hands = self._arms(fg, person_px.copy(), persons, person_px)
+        looks = self._appearance(f, body, labels, persons)
         self._update_background(f, fg, person_px, dt)
         self.last_foreground = fg
-        return FrameDetections(True, self._to_floor(persons, hands), '',
+        return FrameDetections(True, self._to_floor(persons, hands, looks), '',
                                {'foreground_px': int(np.count_nonzero(fg)), 'gain': float(np.mean(self.gain))})
 
     # ------------------------------------------------------------------ steps
@@ -355,6 +366,42 @@ class BackgroundDetector:
             person_px[ys[near], xs[near]] = 1
         return hands
 
+    def _appearance(self, f: np.ndarray, body: np.ndarray, labels: np.ndarray, persons: list[dict]
+                    ) -> list[tuple[float, float, float] | None]:
+        """Per person the mean clothing colour (RGB, 0..1) under reference lighting, or None.
+
+        Pixels: the person's body blob eroded by one pixel (no anti-aliased edge, no shadow: shadow is
+        not foreground), within ``appearance_radius_m`` of its centre and outside the head disc. Lighting:
+        the mean is divided per channel by the background model at the same pixels (the floor under the
+        person, which follows the global gain), times ``appearance_reference_grey``.
+        """
+        c = self.cfg
+        if f.ndim != 3 or not persons or not c.appearance:
+            return [None] * len(persons)
+        core = cv2.erode(body, self._k_edge)
+        r, ring = self._ring_r, self._ring
+        out: list[tuple[float, float, float] | None] = []
+        for p in persons:
+            u, v = int(round(p['u'])), int(round(p['v']))
+            x0, y0 = max(0, u - r), max(0, v - r)
+            x1, y1 = min(self.width, u + r + 1), min(self.height, v + r + 1)
+            if x1 <= x0 or y1 <= y0:
+                out.append(None)
+                continue
+            rg = ring[y0 - (v - r):y1 - (v - r), x0 - (u - r):x1 - (u - r)]
+            own = labels[y0:y1, x0:x1] == p['label']
+            mask = (own & (core[y0:y1, x0:x1] != 0)).view(np.uint8) & rg
+            if cv2.countNonZero(mask) < c.appearance_min_pixels:
+                mask = own.view(np.uint8) & rg
+                if cv2.countNonZero(mask) < c.appearance_min_pixels:
+                    out.append(None)
+                    continue
+            mf = cv2.mean(f[y0:y1, x0:x1], mask=mask)
+            mb = cv2.mean(self._bg[y0:y1, x0:x1], mask=mask)
+            bgr = [min(1.0, mf[k] / max(mb[k], 1.0) * c.appearance_reference_grey / 255.0) for k in range(3)]
+            out.append((bgr[2], bgr[1], bgr[0]))
+        return out
+
     def _update_background(self, f: np.ndarray, fg: np.ndarray, person_px: np.ndarray, dt: float) -> None:
         c = self.cfg
         # shadows come and go with people: they are kept out of the background like people
@@ -369,7 +416,8 @@ class BackgroundDetector:
                 cv2.accumulateWeighted(f, self._bg, alpha, mask)
         self._bg_px = bg_mask
 
-    def _to_floor(self, persons: list[dict], hands: dict[int, tuple[float, float]]) -> tuple[Detection, ...]:
+    def _to_floor(self, persons: list[dict], hands: dict[int, tuple[float, float]],
+                  looks: list | None = None) -> tuple[Detection, ...]:
         if not persons:
             return ()
         c = self.cfg
@@ -389,7 +437,8 @@ class BackgroundDetector:
                 confidence=float(min(1.0, area_m2 / c.person_area_m2)),
                 has_reach=has, reach_x=float(hxy[k, 0]) if has else float(xy[k, 0]),
                 reach_y=float(hxy[k, 1]) if has else float(xy[k, 1]),
-                u=p['u'], v=p['v'], reach_u=float(huv[k, 0]), reach_v=float(huv[k, 1])))
+                u=p['u'], v=p['v'], reach_u=float(huv[k, 0]), reach_v=float(huv[k, 1]),
+                appearance=looks[k] if looks else None))
         return tuple(out)
 
 

@@ -1,0 +1,113 @@
+"""Tracker appearance: clothing colour keeps identities through merged blobs; bad colours are refused."""
+import math
+
+import numpy as np
+
+from walkout_core.layout import load_layout
+from walkout_core.tracking.config import TrackerConfig
+from walkout_core.tracking.fusion import Measurement, fuse
+from walkout_core.tracking.tracker import TRACK_CONFIRMED, AvatarTracker, CameraFrame
+from walkout_core.vision.detector import Detection
+
+T0 = 1_780_000_000.0
+RED, BLUE = (0.75, 0.2, 0.15), (0.15, 0.3, 0.8)
+
+
+def det(x, y, look, area=0.12):
+    return Detection(x, y, 0.05, math.sqrt(area / math.pi), area, 1.0, appearance=look)
+
+
+def walk(a, b, n):
+    return [(a[0] + (b[0] - a[0]) * k / (n - 1), a[1] + (b[1] - a[1]) * k / (n - 1)) for k in range(n)]
+
+
+def crossing(cfg=None):
+    """Red enters and stands at (2.6, 1.5); blue enters and walks towards red; at 5 Hz their blobs merge for
+    three frames (one detection, mixed colour); then red walks on to the right while blue turns back (its
+    velocity points at red): position and motion alone swap them."""
+    tr = AvatarTracker(load_layout('small'), cfg)
+    t = T0
+    for p in walk((1.2, 0.2), (1.2, 1.5), 8) + walk((1.2, 1.5), (2.6, 1.5), 8):
+        tr.update(t, [CameraFrame('cam0', True, [det(*p, RED)])])
+        t += 0.2
+    red = (2.6, 1.5)
+    for p in walk((1.2, 0.2), (1.2, 1.5), 8):
+        tr.update(t, [CameraFrame('cam0', True, [det(*red, RED), det(*p, BLUE)])])
+        t += 0.2
+    ids = {a.id: a for a in tr.update(t, [CameraFrame('cam0', True, [det(*red, RED), det(1.2, 1.5, BLUE)])]).avatars}
+    t += 0.2
+    red_id = min(ids, key=lambda i: math.hypot(ids[i].x - red[0], ids[i].y - red[1]))
+    blue_id = next(i for i in ids if i != red_id)
+    # blue walks right at 1.1 m/s while red stands
+    blue_path = walk((1.2, 1.5), (2.08, 1.5), 5)
+    for p in blue_path:
+        tr.update(t, [CameraFrame('cam0', True, [det(*red, RED), det(*p, BLUE)])])
+        t += 0.2
+    mixed = tuple((a + b) / 2 for a, b in zip(RED, BLUE))
+    for mx in (2.35, 2.45, 2.5):                        # merged: one blob between them, mixed colour
+        tr.update(t, [CameraFrame('cam0', True, [det(mx, 1.5, mixed, area=0.16)])])
+        t += 0.2
+    out = None
+    for k in range(1, 8):                               # red walks right, blue goes back left
+        out = tr.update(t, [CameraFrame('cam0', True, [det(2.6 + 0.22 * k, 1.5, RED), det(2.4 - 0.22 * k, 1.5, BLUE)])])
+        t += 0.2
+    return out, red_id, blue_id
+
+
+def test_two_people_of_different_colours_who_cross_keep_their_ids():
+    out, red_id, blue_id = crossing()
+    by_id = {a.id: a for a in out.avatars if a.track_status == TRACK_CONFIRMED}
+    assert red_id in by_id and blue_id in by_id
+    assert by_id[red_id].x > 3.5 and by_id[blue_id].x < 1.2
+    assert all(a.id in (red_id, blue_id) for a in out.avatars)
+
+
+def test_appearance_is_not_published():
+    out, _, _ = crossing()
+    assert out.avatars and not any(hasattr(a, 'appearance') for a in out.avatars)
+
+
+def test_bad_appearance_is_rejected_before_state_changes():
+    tr = AvatarTracker(load_layout('small'))
+    t = T0
+    for p in walk((1.2, 0.2), (1.2, 1.5), 10):
+        tr.update(t, [CameraFrame('cam0', True, [det(*p, RED)])])
+        t += 0.1
+    (track,) = tr.tracks
+    before = track.appearance.copy()
+    n = track.appearance_n
+    for bad in ((math.nan, 0.2, 0.1), (0.5, math.inf, 0.1), (2.0, 0.1, 0.1), (0.1, 0.2), ('x', 0, 0)):
+        out = tr.update(t, [CameraFrame('cam0', True, [det(1.2, 1.5, bad)])])
+        t += 0.1
+        assert out.rejected_appearance == 1 and out.rejected == 0
+        assert np.array_equal(track.appearance, before) and track.appearance_n == n
+        assert len(out.avatars) == 1 and out.avatars[0].track_status == TRACK_CONFIRMED  # the position is used
+    # message default (all zeros) = not measured: not an error, no learning
+    out = tr.update(t, [CameraFrame('cam0', True, [det(1.2, 1.5, (0.0, 0.0, 0.0))])])
+    assert out.rejected_appearance == 0 and track.appearance_n == n
+
+
+def test_appearance_is_learnt_slowly_and_purged_with_the_track():
+    cfg = TrackerConfig()
+    tr = AvatarTracker(load_layout('small'), cfg)
+    t = T0
+    for p in walk((1.2, 0.2), (1.2, 1.5), 10):
+        tr.update(t, [CameraFrame('cam0', True, [det(*p, RED)])])
+        t += 0.1
+    (track,) = tr.tracks
+    assert np.allclose(track.appearance, RED)
+    off = (0.8, 0.25, 0.2)                               # within the gate: the colour moves by alpha
+    tr.update(t, [CameraFrame('cam0', True, [det(1.2, 1.5, off)])])
+    assert np.allclose(track.appearance, np.array(RED) + cfg.appearance_ema_alpha * (np.array(off) - RED))
+    tr.reset()
+    assert tr.tracks == []
+
+
+def test_fusion_keeps_differently_dressed_people_apart():
+    a = Measurement(2.0, 2.0, 0.05, 0, False, 2.0, 2.0, appearance=RED)
+    b = Measurement(2.1, 2.0, 0.05, 1, False, 2.1, 2.0, appearance=BLUE)
+    c = Measurement(2.1, 2.0, 0.05, 1, False, 2.1, 2.0, appearance=(0.72, 0.22, 0.15))
+    assert len(fuse([a, b], 0.35, 2.0, 0.3)) == 2
+    (m,) = fuse([a, c], 0.35, 2.0, 0.3)
+    assert np.allclose(m.appearance, (0.735, 0.21, 0.15))
+    assert len(fuse([a, b], 0.35, 2.0)) == 1             # default: no appearance gate

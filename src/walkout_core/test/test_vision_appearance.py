@@ -1,0 +1,58 @@
+"""Detector appearance: the mean clothing colour of a rendered person, invariant to global lighting."""
+import numpy as np
+import pytest
+
+from walkout_core.layout import load_layout
+from walkout_core.vision.config import DetectorConfig
+from walkout_core.vision.detector import BackgroundDetector, shelf_mask
+from walkout_core.vision.synthetic import Person, render_background, render_frame
+
+FLOOR_BGR = np.array((150.0, 145.0, 135.0))   # render_background's floor colour
+
+
+def _looks(layout_name, colour_bgr, gains=(1.0,), cfg=None):
+    lay = load_layout(layout_name)
+    cam = lay.cameras[0]
+    bg = render_background(cam, lay.shelves)
+    det = BackgroundDetector(cam, cfg, clutter_mask=shelf_mask(cam, lay.shelves))
+    x, y = cam.image_to_floor(np.array([[cam.width / 2, cam.height / 2]]))[0]
+    for k in range(3):
+        det.detect(render_frame(cam, bg, seed=k), 0.2 * k)
+    out = []
+    for k, g in enumerate(gains):
+        # the lighting drifts slowly: the detector's gain compensation follows it on empty frames
+        for j in range(4):
+            det.detect(render_frame(cam, bg, gain=g, seed=10 + 10 * k + j), 1.0 + 2.0 * k + 0.2 * j)
+        res = det.detect(render_frame(cam, bg, [Person(x, y, colour=colour_bgr)], gain=g, seed=99 + k),
+                         2.0 + 2.0 * k)
+        assert res.camera_ok and len(res.detections) == 1
+        out.append(res.detections[0].appearance)
+    return out
+
+
+@pytest.mark.parametrize('layout_name', ['small', 'flash'])
+def test_appearance_is_the_clothing_colour(layout_name):
+    colour = (40, 60, 200)  # BGR: red clothing
+    (a,) = _looks(layout_name, colour)
+    assert a is not None and len(a) == 3 and all(0.0 <= v <= 1.0 for v in a)
+    expected_rgb = (np.array(colour) / FLOOR_BGR * 128.0 / 255.0)[::-1]
+    assert np.allclose(a, expected_rgb, atol=0.05)
+    (b,) = _looks(layout_name, (200, 120, 30))  # blue clothing is far from red
+    assert np.linalg.norm(np.array(a) - np.array(b)) > 0.3
+
+
+def test_appearance_is_invariant_to_a_global_brightness_change():
+    a, dark, bright = _looks('small', (60, 170, 90), gains=(1.0, 0.75, 1.3))
+    assert np.linalg.norm(np.array(dark) - np.array(a)) < 0.03
+    assert np.linalg.norm(np.array(bright) - np.array(a)) < 0.03
+
+
+def test_appearance_off_gives_none():
+    (a,) = _looks('small', (40, 60, 200), cfg=DetectorConfig(appearance=False))
+    assert a is None
+
+
+def test_appearance_config_is_checked():
+    from walkout_core.config import from_mapping
+    with pytest.raises(ValueError, match='appearance_head_radius_m'):
+        from_mapping(DetectorConfig, {'appearance_head_radius_m': 0.3, 'appearance_radius_m': 0.2})

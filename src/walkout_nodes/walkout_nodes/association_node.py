@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import time
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from walkout_core.association import AssociationConfig, Associator
@@ -19,7 +17,7 @@ from walkout_msgs.msg import AvatarArray, BasketEvent, ShelfEvent, StoreAlert
 
 from .basket_convert import (alert_to_msg, change_from_msg, change_to_msg, frame_from_msg,
                              param_update_callback, shelf_event_from_msg)
-from .common import EVENT_QOS, Diagnostics, declare_config
+from .common import run, EVENT_QOS, Diagnostics, declare_config
 
 __all__ = ['AssociationNode', 'NODE_CLASS', 'main']
 
@@ -103,16 +101,8 @@ class AssociationNode(Node):
 NODE_CLASS = AssociationNode
 
 
-def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = AssociationNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+def main(args=None) -> int:
+    return run(AssociationNode, args)
 
 
 if __name__ == '__main__':

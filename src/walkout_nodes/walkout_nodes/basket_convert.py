@@ -16,7 +16,7 @@ from walkout_core.basket.model import AlertInfo, BasketChange
 from walkout_core.basket.store import BasketView, ItemLine
 from walkout_core.checkout.receipts import ReceiptRecord
 from walkout_core.config import from_mapping
-from walkout_msgs.msg import (Avatar, AvatarArray, Basket, BasketArray, BasketEvent, BasketItem, Receipt,
+from walkout_msgs.msg import (AvatarArray, Basket, BasketArray, BasketEvent, BasketItem, Receipt,
                               ShelfEvent, StoreAlert)
 
 from .common import sec_to_stamp, stamp_to_sec

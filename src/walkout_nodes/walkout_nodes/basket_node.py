@@ -8,8 +8,6 @@ committed to SQLite (WAL) before it is published; a restarted node resumes from 
 """
 from __future__ import annotations
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from walkout_core.basket import BasketStore, StoreResult
@@ -20,7 +18,7 @@ from walkout_msgs.srv import ApproveAgeCheck, ResolveReview, UpdateAlert
 
 from .basket_convert import (alert_from_msg, alert_to_msg, baskets_to_msg, change_from_msg,
                              change_to_msg, param_update_callback)
-from .common import EVENT_QOS, LATCHED_QOS, Diagnostics, declare_config, stamp_to_sec
+from .common import run, EVENT_QOS, LATCHED_QOS, Diagnostics, declare_config, stamp_to_sec
 
 __all__ = ['BasketNode', 'NODE_CLASS', 'main']
 
@@ -124,16 +122,8 @@ class BasketNode(Node):
 NODE_CLASS = BasketNode
 
 
-def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = BasketNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+def main(args=None) -> int:
+    return run(BasketNode, args)
 
 
 if __name__ == '__main__':

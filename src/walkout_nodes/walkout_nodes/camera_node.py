@@ -7,8 +7,6 @@ capture (``use_sim_time`` honoured).
 from __future__ import annotations
 
 import cv2
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rcl_interfaces.msg import SetParametersResult
 from sensor_msgs.msg import CompressedImage, Image
@@ -18,7 +16,7 @@ from walkout_core.config import from_mapping
 from walkout_core.layout import load_layout
 from walkout_core.vision.config import CameraNodeConfig
 from walkout_core.vision.image import convert_encoding
-from walkout_nodes.common import Diagnostics, declare_config, sensor_qos
+from walkout_nodes.common import run, Diagnostics, declare_config, sensor_qos
 from walkout_nodes.image_conv import bgr_to_compressed, numpy_to_image
 
 __all__ = ['CameraNode', 'NODE_CLASS', 'CONFIG_CLASS', 'open_capture', 'main']
@@ -134,16 +132,8 @@ class CameraNode(Node):
 NODE_CLASS = CameraNode
 
 
-def main(args=None):
-    rclpy.init(args=args)
-    node = CameraNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+def main(args=None) -> int:
+    return run(CameraNode, args)
 
 
 if __name__ == '__main__':

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from walkout_core.basket.model import AlertInfo, AlertKind, left_alert_id
@@ -26,7 +24,7 @@ from walkout_msgs.srv import ApproveAgeCheck, RequestPayment
 
 from .basket_convert import (alert_to_msg, basket_from_msg, basket_to_msg, param_update_callback,
                              receipt_to_msg)
-from .common import EVENT_QOS, LATCHED_QOS, Diagnostics, declare_config, sec_to_stamp, stamp_to_sec
+from .common import run, EVENT_QOS, LATCHED_QOS, Diagnostics, declare_config, sec_to_stamp, stamp_to_sec
 
 __all__ = ['CheckoutNode', 'NODE_CLASS', 'main']
 
@@ -228,16 +226,8 @@ class CheckoutNode(Node):
 NODE_CLASS = CheckoutNode
 
 
-def main(args=None) -> None:
-    rclpy.init(args=args)
-    node = CheckoutNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+def main(args=None) -> int:
+    return run(CheckoutNode, args)
 
 
 if __name__ == '__main__':

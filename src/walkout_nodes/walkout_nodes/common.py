@@ -129,3 +129,30 @@ class Diagnostics:
                                        name=f'{self._node.get_fully_qualified_name()}: {self._name}',
                                        message=msg[:500], hardware_id=self._name, values=values)]
         self._pub.publish(arr)
+
+
+def run(node_cls: type, args: list[str] | None = None) -> int:
+    """Body of every node's ``main()``: init, build the node, spin until Ctrl-C, shut down.
+
+    A configuration error (``ValueError`` naming the parameter and the value) is logged and
+    gives exit status 2 instead of a traceback.
+    """
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+    from rclpy.logging import get_logger
+
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = node_cls()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as exc:
+        get_logger(getattr(node_cls, '__name__', 'node')).fatal(f'invalid configuration: {exc}')
+        return 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

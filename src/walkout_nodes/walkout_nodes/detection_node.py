@@ -11,9 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import cv2
-import rclpy
 from geometry_msgs.msg import Point
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rcl_interfaces.msg import SetParametersResult
 from sensor_msgs.msg import CompressedImage, Image
@@ -24,7 +22,7 @@ from walkout_core.vision.config import DetectionNodeConfig, DetectorConfig
 from walkout_core.vision.detector import FrameDetections, make_detector
 from walkout_core.vision.image import ImageError
 from walkout_msgs.msg import PersonDetection, PersonDetectionArray
-from walkout_nodes.common import Diagnostics, declare_config, sensor_qos, stamp_to_sec
+from walkout_nodes.common import run, Diagnostics, declare_config, sensor_qos, stamp_to_sec
 from walkout_nodes.image_conv import compressed_to_bgr, image_to_bgr, numpy_to_image
 
 __all__ = ['DetectionNode', 'NODE_CLASS', 'CONFIG_CLASS', 'detections_to_msg', 'main']
@@ -166,16 +164,8 @@ class DetectionNode(Node):
 NODE_CLASS = DetectionNode
 
 
-def main(args=None):
-    rclpy.init(args=args)
-    node = DetectionNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+def main(args=None) -> int:
+    return run(DetectionNode, args)
 
 
 if __name__ == '__main__':

@@ -8,8 +8,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rcl_interfaces.msg import SetParametersResult
 
@@ -19,7 +17,7 @@ from walkout_core.shelf.config import ShelfEventConfig
 from walkout_core.shelf.pipeline import AlertRecord, InputError, ShelfEventRecord, ShelfPipeline
 from walkout_msgs.msg import LoadCellReadings, ShelfEvent, StoreAlert
 
-from .common import EVENT_QOS, Diagnostics, declare_config, sec_to_stamp, sensor_qos, stamp_to_sec
+from .common import run, EVENT_QOS, Diagnostics, declare_config, sec_to_stamp, sensor_qos, stamp_to_sec
 
 __all__ = ['ShelfEventNode', 'NODE_CLASS', 'main', 'event_to_msg', 'alert_to_msg']
 
@@ -129,18 +127,8 @@ class ShelfEventNode(Node):
 NODE_CLASS = ShelfEventNode
 
 
-def main(args=None):
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ShelfEventNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+def main(args=None) -> int:
+    return run(ShelfEventNode, args)
 
 
 if __name__ == '__main__':

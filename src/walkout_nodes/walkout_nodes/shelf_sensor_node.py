@@ -13,10 +13,8 @@ import dataclasses
 import time
 
 import numpy as np
-import rclpy
 import serial
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from walkout_core.config import validate
@@ -25,7 +23,7 @@ from walkout_core.shelf.config import ShelfSensorConfig
 from walkout_core.shelf.protocol import LineError, SequenceTracker, flag_out_of_range, parse_line
 from walkout_msgs.msg import LoadCellReadings
 
-from .common import Diagnostics, declare_config, sensor_qos
+from .common import run, Diagnostics, declare_config, sensor_qos
 
 __all__ = ['ShelfSensorNode', 'NODE_CLASS', 'main']
 
@@ -205,18 +203,8 @@ class ShelfSensorNode(Node):
 NODE_CLASS = ShelfSensorNode
 
 
-def main(args=None):
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ShelfSensorNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+def main(args=None) -> int:
+    return run(ShelfSensorNode, args)
 
 
 if __name__ == '__main__':

@@ -10,10 +10,8 @@ import dataclasses
 import math
 from typing import NamedTuple
 
-import rclpy
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point, Vector3
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rcl_interfaces.msg import SetParametersResult
 from std_msgs.msg import ColorRGBA, Header
@@ -26,7 +24,7 @@ from walkout_core.tracking.sync import StampSynchroniser
 from walkout_core.tracking.tracker import (STATE_EXITED, TRACK_DELETED, AvatarTracker, CameraFrame,
                                            TrackerInputError, TrackerOutput)
 from walkout_msgs.msg import Avatar, AvatarArray, PersonDetectionArray
-from walkout_nodes.common import EVENT_QOS, Diagnostics, declare_config, sec_to_stamp, sensor_qos, stamp_to_sec
+from walkout_nodes.common import run, EVENT_QOS, Diagnostics, declare_config, sec_to_stamp, sensor_qos, stamp_to_sec
 
 __all__ = ['TrackerNode', 'NODE_CLASS', 'CONFIG_CLASS', 'avatars_to_msg', 'layout_markers', 'avatar_markers', 'main']
 
@@ -230,16 +228,8 @@ class TrackerNode(Node):
 NODE_CLASS = TrackerNode
 
 
-def main(args=None):
-    rclpy.init(args=args)
-    node = TrackerNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+def main(args=None) -> int:
+    return run(TrackerNode, args)
 
 
 if __name__ == '__main__':

@@ -40,8 +40,12 @@ class TrackerConfig:
                                         '(exponential moving average)', min_value=0.0, max_value=1.0)
     appearance_min_samples: int = param(3, 'frames', 'samples before an avatar\'s clothing colour gates and '
                                         'costs', min_value=1, max_value=1000)
-    appearance_isolation_m: float = param(0.9, 'm', 'the clothing colour is learnt only while no other avatar is '
-                                          'this close (no merged blob)', min_value=0.0, max_value=10.0)
+    appearance_isolation_m: float = param(0.9, 'm', 'an avatar with no other avatar this close learns its clothing '
+                                          'colour and is not gated by it; closer avatars (blobs that may merge) '
+                                          'are', min_value=0.0, max_value=10.0)
+    appearance_reacquire_gate: float = param(0.3, 'rgb', 'largest RGB distance of a detection taken back by an '
+                                             'occluded avatar that has no other avatar near', min_value=0.0,
+                                             max_value=2.0)
     appearance_reacquire_weight_m: float = param(1.0, 'm', 'an occluded avatar\'s reacquisition cost: colour '
                                                  'distance at the gate counts like this distance',
                                                  min_value=0.0, max_value=20.0)

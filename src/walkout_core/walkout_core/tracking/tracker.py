@@ -278,7 +278,8 @@ class AvatarTracker:
             return used
         Z = np.array([[m.x, m.y] for m in z])
         looks = np.array([m.appearance if m.appearance is not None else (np.nan,) * 3 for m in z], float)
-        # the clothing colour is learnt only from an avatar alone in its blob
+        # an avatar alone (no other avatar within appearance_isolation_m) learns its clothing colour and
+        # is not gated by it (a changed look must not lose it); close avatars (blobs that may merge) are
         XA = np.array([t.kf.x[:2] for t in self._tracks])
         DA = np.linalg.norm(XA[:, None, :] - XA[None, :, :], axis=2)
         np.fill_diagonal(DA, np.inf)
@@ -314,7 +315,8 @@ class AvatarTracker:
             col_looks = np.where(np.array([s == 1 for s in shares])[:, None], looks[cols_a], np.nan)
             dc = self._appearance_dist(visible, col_looks)
             known = np.isfinite(dc)
-            ok &= ~known | (dc <= c.appearance_gate)
+            alone = np.array([isolated[id(t)] for t in visible])[:, None]
+            ok &= ~known | alone | (dc <= c.appearance_gate)
             cost = np.where(ok, d2 + np.log(det) + np.where(known, c.appearance_weight * dc * dc, 0.0), _BIG)
             pairs = [(int(i), int(j)) for i, j in zip(*linear_sum_assignment(cost)) if ok[i, j]]
             takers = np.bincount([cols[j] for _, j in pairs], minlength=len(z)) if pairs else np.zeros(len(z), int)
@@ -335,7 +337,9 @@ class AvatarTracker:
             ok = d <= radius[:, None]
             dc = self._appearance_dist(hidden, looks[free])
             known = np.isfinite(dc)
-            ok &= ~known | (dc <= c.appearance_gate)
+            gate = np.where(np.array([isolated[id(t)] for t in hidden])[:, None], c.appearance_reacquire_gate,
+                            c.appearance_gate)
+            ok &= ~known | (dc <= gate)
             gate = max(c.appearance_gate, 1e-6)
             cost = np.where(ok, d + np.where(known, c.appearance_reacquire_weight_m * (dc / gate) ** 2, 0.0), _BIG)
             for i, k in zip(*linear_sum_assignment(cost)):

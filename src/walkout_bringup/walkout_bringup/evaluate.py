@@ -702,6 +702,11 @@ def run_suite(include_stress: bool, bags_dir: Path, kw: dict[str, Any], jobs: in
             print(json.dumps({'scenario': name, **figures}), flush=True)
             per[name] = figures
     overall: dict[str, Any] = {k: _mean([p.get(k) for p in per.values()]) for k in KEYS}
+    # exact-basket accuracy over the suite counts shoppers, not scenarios
+    n = sum(int(p.get('shoppers') or 0) for p in per.values())
+    overall['basket_exact_accuracy_mean_of_scenarios'] = overall.get('basket_exact_accuracy')
+    overall['basket_exact_accuracy'] = (sum(int(p.get('shoppers_exact') or 0) for p in per.values()) / n) if n else None
+    overall['shoppers'] = n
     overall['scenarios'] = per
     return overall
 

@@ -66,6 +66,8 @@ def test_scores():
 
 def test_nothing_to_score_gives_none():
     m = basket_metrics([], [], [], [], [], [], [])
-    assert set(m) == {'basket_exact_accuracy', 'item_precision', 'item_recall', 'review_rate',
-                      'receipt_latency_p50_s', 'receipt_latency_p95_s'}
-    assert all(v is None for v in m.values())
+    rates = {'basket_exact_accuracy', 'item_precision', 'item_recall', 'review_rate',
+             'receipt_latency_p50_s', 'receipt_latency_p95_s'}
+    assert set(m) == rates | {'shoppers', 'shoppers_exact'}
+    assert all(m[k] is None for k in rates)
+    assert m['shoppers'] == 0 and m['shoppers_exact'] == 0

@@ -87,6 +87,8 @@ def basket_metrics(truth_baskets: Iterable[Any], truth_events: Iterable[Any], tr
             lat.append(t - max(before))
     return {
         'basket_exact_accuracy': float(np.mean(exact)) if exact else None,
+        'shoppers': len(exact),
+        'shoppers_exact': int(sum(exact)),
         'item_precision': tp / n_pred if n_pred else None,
         'item_recall': tp / n_true if n_true else None,
         'review_rate': sum(decided.values()) / len(decided) if decided else None,

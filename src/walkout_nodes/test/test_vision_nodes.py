@@ -162,7 +162,7 @@ def test_detection_node_publishes_floor_detections(ros):
     h.node.create_subscription(PersonDetectionArray, '/camera/cam0/detections', got.append, REPLAY_QOS)
     h.node.create_subscription(Image, '/camera/cam0/image/debug', dbg.append, REPLAY_QOS)
     bg = render_background(cam, lay.shelves)
-    people = [Person(1.5, 1.5, heading=math.pi / 2, hand=(1.6, 2.1))]
+    people = [Person(1.5, 1.5, heading=math.pi / 2, hand=(1.6, 2.1), colour=(40, 60, 200))]  # BGR: red
     try:
         assert h.spin_until(lambda: pub.get_subscription_count() > 0 and node.cams['cam0'].sub.get_publisher_count()
                             > 0 and h.node.count_publishers('/camera/cam0/detections') > 0, 5.0)
@@ -177,6 +177,8 @@ def test_detection_node_publishes_floor_detections(ros):
         d = last.detections[0]
         assert math.hypot(d.position.x - 1.5, d.position.y - 1.5) < 0.05 and d.has_reach
         assert math.hypot(d.reach_point.x - 1.6, d.reach_point.y - 2.1) < 0.08
+        r, g, b = d.appearance_rgb                                  # clothing colour: red dominates
+        assert 0.0 <= min(r, g, b) and max(r, g, b) <= 1.0 and r > 0.5 and r > 2.0 * g and r > 2.0 * b
         assert dbg, 'no debug frame republished'
         bad = CompressedImage(format='jpeg', data=b'not a jpeg')     # unusable frame: camera_ok false, no crash
         bad.header.stamp = sec_to_stamp(T0 + 1.0)
@@ -229,6 +231,12 @@ def test_tracker_node_publishes_avatars_and_markers(ros):
         pubs['cam0'].publish(_dets('cam0', T0 + 5.0, (float('nan'), 1.0)))
         h.spin_until(lambda: node.diag.counters['detections'] > 0, 3.0)
         assert node.diag.counters['detections'] >= 1
+        # a malformed appearance is ignored and counted (the position is still used)
+        m = _dets('cam0', T0 + 5.1, (1.2, 1.7))
+        m.detections[0].appearance_rgb = [float('nan'), 0.2, 0.1]
+        pubs['cam0'].publish(m)
+        h.spin_until(lambda: node.diag.counters['appearance'] > 0, 3.0)
+        assert node.diag.counters['appearance'] >= 1
     finally:
         h.close()
 

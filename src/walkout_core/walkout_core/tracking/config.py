@@ -40,7 +40,7 @@ class TrackerConfig:
                                         '(exponential moving average)', min_value=0.0, max_value=1.0)
     appearance_min_samples: int = param(3, 'frames', 'samples before an avatar\'s clothing colour gates and '
                                         'costs', min_value=1, max_value=1000)
-    appearance_isolation_m: float = param(0.9, 'm', 'an avatar with no other avatar this close learns its clothing '
+    appearance_isolation_m: float = param(0.5, 'm', 'an avatar with no other avatar this close learns its clothing '
                                           'colour and is not gated by it; closer avatars (blobs that may merge) '
                                           'are', min_value=0.0, max_value=10.0)
     appearance_reacquire_gate: float = param(0.3, 'rgb', 'largest RGB distance of a detection taken back by an '

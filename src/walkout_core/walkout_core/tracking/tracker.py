@@ -279,7 +279,9 @@ class AvatarTracker:
         Z = np.array([[m.x, m.y] for m in z])
         looks = np.array([m.appearance if m.appearance is not None else (np.nan,) * 3 for m in z], float)
         # an avatar alone (no other avatar within appearance_isolation_m) learns its clothing colour and
-        # is not gated by it (a changed look must not lose it); close avatars (blobs that may merge) are
+        # is not gated by it (a changed look must not lose it); close avatars (blobs that may merge) are: a
+        # merged blob whose mixed colour matches neither updates neither, both coast and each takes back its
+        # own blob by colour when they separate
         XA = np.array([t.kf.x[:2] for t in self._tracks])
         DA = np.linalg.norm(XA[:, None, :] - XA[None, :, :], axis=2)
         np.fill_diagonal(DA, np.inf)
@@ -337,11 +339,10 @@ class AvatarTracker:
             ok = d <= radius[:, None]
             dc = self._appearance_dist(hidden, looks[free])
             known = np.isfinite(dc)
-            gate = np.where(np.array([isolated[id(t)] for t in hidden])[:, None], c.appearance_reacquire_gate,
-                            c.appearance_gate)
-            ok &= ~known | (dc <= gate)
-            gate = max(c.appearance_gate, 1e-6)
-            cost = np.where(ok, d + np.where(known, c.appearance_reacquire_weight_m * (dc / gate) ** 2, 0.0), _BIG)
+            alone = np.array([isolated[id(t)] for t in hidden])[:, None]
+            ok &= ~known | (dc <= np.where(alone, c.appearance_reacquire_gate, c.appearance_gate))
+            scale = max(c.appearance_gate, 1e-6)
+            cost = np.where(ok, d + np.where(known, c.appearance_reacquire_weight_m * (dc / scale) ** 2, 0.0), _BIG)
             for i, k in zip(*linear_sum_assignment(cost)):
                 if ok[i, k]:
                     self._apply(hidden[i], z[free[k]], stamp, learn=isolated[id(hidden[i])])

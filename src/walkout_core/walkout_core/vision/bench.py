@@ -87,10 +87,15 @@ def bench_tracker(n_avatars: int = 100, seconds: float = 30.0, rate_hz: float = 
             out.append((px + w, py + 0.5 * w * math.cos(0.5 * t + k)))
         return np.array(out)
 
+    looks = rng.uniform(0.05, 0.95, (len(slots), 3))  # clothing colours: the appearance term is measured too
+
     def frames(t: float) -> list[CameraFrame]:
         p = positions(t)
-        dets = [Detection(float(x), float(y), 0.05, 0.22, 0.15, 1.0) for x, y in p if math.isfinite(x)]
-        jit = [Detection(d.x + rng.normal(0, 0.02), d.y + rng.normal(0, 0.02), 0.05, 0.22, 0.15, 1.0) for d in dets]
+        dets = [Detection(float(x), float(y), 0.05, 0.22, 0.15, 1.0, appearance=tuple(looks[k]))
+                for k, (x, y) in enumerate(p) if math.isfinite(x)]
+        jit = [Detection(d.x + rng.normal(0, 0.02), d.y + rng.normal(0, 0.02), 0.05, 0.22, 0.15, 1.0,
+                         appearance=tuple(np.clip(np.array(d.appearance) + rng.normal(0, 0.02, 3), 0.0, 1.0)))
+               for d in dets]
         return [CameraFrame('a', True, dets), CameraFrame('b', True, jit)]
 
     warm = n_avatars * enter_every + walk_s + 2.0

@@ -75,6 +75,16 @@ class PersonDetector(Protocol):
         """Forget the state (background model, frozen-frame counter)."""
 
 
+def _nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ys, xs) of the non-zero pixels of a uint8 mask, in np.nonzero's (row-major) order, through
+    cv2.findNonZero (several times faster on small frames)."""
+    pts = cv2.findNonZero(mask)
+    if pts is None:
+        return np.empty(0, np.intp), np.empty(0, np.intp)
+    pts = pts.reshape(-1, 2)
+    return pts[:, 1], pts[:, 0]
+
+
 def odd_kernel(size_m: float, mpp: float) -> int:
     """Kernel size in pixels (odd, >= 1) of a length in metres."""
     k = int(round(size_m / mpp))
@@ -194,7 +204,7 @@ class BackgroundDetector:
         # nobody stands on a shelf: shelf pixels (stock changes, arms over the shelf) are never body
         body = cv2.morphologyEx(cv2.subtract(fg, self._shelf_u8) if self.cfg.shelves_are_not_body else fg,
                                 cv2.MORPH_OPEN, self._k_arm)
-        n, labels, stats, cents = cv2.connectedComponentsWithStatsWithAlgorithm(body, 8, cv2.CV_32S, cv2.CCL_SAUF)
+        n, labels, stats, cents = cv2.connectedComponentsWithStatsWithAlgorithm(body, 8, cv2.CV_32S, cv2.CCL_BBDT)
         persons = self._bodies(n, labels, stats, cents)
         person_lut = np.zeros(n, np.uint8)
         for p in persons:
@@ -234,15 +244,20 @@ class BackgroundDetector:
         fg = cv2.threshold(d, c.diff_threshold, 1, cv2.THRESH_BINARY)[1]
         self._shadow[:] = 0
         if c.shadow_suppression and f.ndim == 3:
-            ys, xs = np.nonzero(fg)
+            ys, xs = _nonzero(fg)
             if ys.size:
                 pf, pb = f[ys, xs].astype(np.float32), self._bg[ys, xs]
-                sf, sb = pf.sum(axis=1) + 1e-3, pb.sum(axis=1) + 1e-3
-                ratio = sf / sb
-                chroma = np.abs(pf / sf[:, None] - pb / sb[:, None]).max(axis=1)
-                shadow = (ratio >= c.shadow_min_ratio) & (ratio <= c.shadow_max_ratio) & (chroma <= c.shadow_chroma_tol)
-                fg[ys[shadow], xs[shadow]] = 0
-                self._shadow[ys[shadow], xs[shadow]] = 1
+                sf = pf[:, 0] + pf[:, 1] + pf[:, 2] + 1e-3
+                sb = pb[:, 0] + pb[:, 1] + pb[:, 2] + 1e-3
+                # brightness ratio first (cheap), then chromaticity |pf/sf - pb/sb| <= tol per channel,
+                # written without divisions: |pf*sb - pb*sf| <= tol*sf*sb
+                k = np.flatnonzero((sf >= c.shadow_min_ratio * sb) & (sf <= c.shadow_max_ratio * sb))
+                if k.size:
+                    pf, pb, sf, sb = pf[k], pb[k], sf[k, None], sb[k, None]
+                    ok = np.abs(pf * sb - pb * sf) <= c.shadow_chroma_tol * (sf * sb)
+                    k = k[ok[:, 0] & ok[:, 1] & ok[:, 2]]
+                    fg[ys[k], xs[k]] = 0
+                    self._shadow[ys[k], xs[k]] = 1
         if self._k_noise.shape[0] > 1:
             fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._k_noise)
         if self._k_close.shape[0] > 1:
@@ -295,7 +310,7 @@ class BackgroundDetector:
                 peaks.append((px, py))
         if len(peaks) < 2:
             return None
-        py_, px_ = np.nonzero(sub)
+        py_, px_ = _nonzero(sub)
         P = np.array(peaks, float)
         r = dist[P[:, 1].astype(int), P[:, 0].astype(int)]
         d = np.hypot(px_[:, None] - P[None, :, 0], py_[:, None] - P[None, :, 1]) - r[None, :]
@@ -331,7 +346,7 @@ class BackgroundDetector:
             cv2.circle(core, (int(round(u)) - ox, int(round(v)) - oy), r_in, 1, -1)
         out = cv2.subtract(cv2.subtract(fg[oy:ey, ox:ex], body[oy:ey, ox:ex]), core)
         out = cv2.subtract(out, self._deep_shelf[oy:ey, ox:ex])  # a hand reaches the front of a shelf only
-        ys, xs = np.nonzero(out)
+        ys, xs = _nonzero(out)
         if xs.size == 0:
             return {}
         xs, ys = xs + ox, ys + oy
@@ -407,8 +422,8 @@ class BackgroundDetector:
         # shadows come and go with people: they are kept out of the background like people
         person = cv2.dilate(cv2.bitwise_or(person_px, self._shadow), self._k_grow)
         fgd = cv2.dilate(fg, self._k_grow)
-        bg_mask = ((fgd == 0) & (person == 0)).astype(np.uint8)
-        clutter = ((fgd != 0) & (person == 0)).astype(np.uint8)
+        bg_mask = cv2.compare(cv2.bitwise_or(fgd, person), 0, cv2.CMP_EQ)  # 255 where neither (0/1 masks)
+        clutter = cv2.subtract(fgd, person)
         for mask, tau in ((bg_mask, c.bg_time_constant_s), (clutter, c.bg_clutter_time_constant_s),
                           (person, c.bg_person_time_constant_s)):
             alpha = 1.0 - math.exp(-dt / tau) if dt > 0 else 0.0

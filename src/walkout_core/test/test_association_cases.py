@@ -278,3 +278,52 @@ def test_a_faulty_cells_pick_is_still_applied_before_a_later_put_back():
                     shelf_event(LAYOUT, 'back', 7.0, S1, 3, quantity=-1)])
     assert [c.shelf_event_id for c in ch] == ['pick', 'back']
     assert not any(c.needs_review for c in ch) and a.ledger.count(1) == 0
+
+
+def _weight_event(eid, t, shelf, lane, product, qty, weight_g, layout):
+    from walkout_core.association.associator import ShelfEventIn
+    pos = layout.shelf(shelf).lane_position(lane)
+    return ShelfEventIn(event_id=eid, t=t, shelf_id=shelf, lane=lane, product_id=product, quantity=qty,
+                        lane_xy=(float(pos[0]), float(pos[1])), lane_z=float(pos[2]),
+                        planogram_product_id=layout.shelf(shelf).lanes[lane].product_id,
+                        weight_change_g=weight_g)
+
+
+def test_put_back_by_weight_uses_what_the_avatar_holds_and_the_lane_remembers_it():
+    """1 x rice (1025 g) put on the pasta lane reads as 2 x pasta (515 g): the shopper holds rice, not
+    pasta, so it is a misplaced rice; a later pick of that weight from the lane takes the rice back."""
+    from walkout_core.association.associator import Associator
+    from walkout_core.association.config import AssociationConfig
+    from walkout_core.association.history import AvatarFrame, AvatarSample
+    from walkout_core.basket.model import Cause
+    from walkout_core.layout import load_layout
+    lay = load_layout('small')
+    s5 = lay.shelf('S5')
+    assert s5.lanes[0].product_id == 'p147' and s5.lanes[1].product_id == 'p155'
+    rice = lay.product('p155').unit_weight_g
+    stand = s5.lane_position(0)[:2] + s5.front_normal * 0.45
+    hand0 = s5.lane_position(0)[:2]
+    hand1 = s5.lane_position(1)[:2]
+    assoc = Associator(AssociationConfig(), lay)
+
+    def frame(t, hand):
+        reach = {} if hand is None else {'has_reach': True, 'reach_x': float(hand[0]), 'reach_y': float(hand[1])}
+        return AvatarFrame(t=t, avatars=(AvatarSample(id=7, x=float(stand[0]), y=float(stand[1]), **reach),))
+    events = [
+        _weight_event('e1', 10.0, 'S5', 1, 'p155', 1, -rice, lay),            # takes rice from its lane
+        _weight_event('e2', 20.0, 'S5', 0, 'p147', -2, rice + 3.0, lay),       # puts it on the pasta lane
+        _weight_event('e3', 30.0, 'S5', 0, 'p147', 2, -(rice - 2.0), lay),     # takes it again
+    ]
+    changes = []
+    t = 0.0
+    while t < 40.0:
+        hand = hand1 if abs(t - 10.0) < 0.6 else hand0 if abs(t - 20.0) < 0.6 or abs(t - 30.0) < 0.6 else None
+        assoc.add_frame(frame(t, hand))
+        for ev in events:
+            if ev.t <= t < ev.t + 0.1 - 1e-9:
+                assoc.add_shelf_event(ev)
+        changes += assoc.advance()
+        t = round(t + 0.1, 3)
+    changes += assoc.flush()
+    got = [(c.product_id, c.quantity, c.cause) for c in changes]
+    assert got == [('p155', 1, Cause.PICK), ('p155', -1, Cause.PUT_BACK_MISPLACED), ('p155', 1, Cause.PICK)]

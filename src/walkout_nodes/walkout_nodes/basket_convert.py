@@ -66,7 +66,8 @@ def shelf_event_from_msg(msg: ShelfEvent, layout: Any) -> ShelfEventIn:
                         lane_xy=(float(x), float(y)), flags=int(msg.flags),
                         planogram_product_id=msg.planogram_product_id,
                         confidence=float(msg.confidence) if _finite(msg.confidence) else 0.0,
-                        decided_t=stamp_to_sec(msg.decided_stamp), lane_z=float(z))
+                        decided_t=stamp_to_sec(msg.decided_stamp), lane_z=float(z),
+                        weight_change_g=float(msg.weight_change_g))
 
 
 def change_to_msg(ch: BasketChange) -> BasketEvent:

@@ -41,6 +41,7 @@ class ShelfEventIn:
     confidence: float = 1.0
     decided_t: float = 0.0            # [s] stamp of the reading that completed the event
     lane_z: float = 0.0               # [m]
+    weight_change_g: float = math.nan  # [g] signed settled weight change (NaN: unknown)
 
 
 Job = Union[ShelfEventIn, HandoverMeeting]
@@ -59,6 +60,8 @@ class Associator:
         self._seen_events: set[str] = set()
         self._max_input_t = -math.inf
         self._recent: list[tuple[float, int, tuple[str, int]]] = []   # (stamp, avatar, lane) of decided events
+        # products put back on a lane that is not theirs, still lying there: (shelf, lane) -> product -> count
+        self._misplaced_on_lane: dict[tuple[str, int], Counter[str]] = {}
 
     # ------------------------------------------------------------------ inputs
     def add_frame(self, frame: AvatarFrame) -> bool:
@@ -162,9 +165,12 @@ class Associator:
                 cause = Cause.PUT_BACK_MISPLACED if ev.flags & ShelfFlag.MISPLACED else Cause.PUT_BACK
         conf *= factor
         review = best is None or conf < cfg.review_confidence
+        quantity = int(ev.quantity)
+        if not review and cause in (Cause.PICK, Cause.PUT_BACK, Cause.PUT_BACK_MISPLACED) and not unknown:
+            product, quantity, cause = self._reinterpret(ev, best.avatar_id, product, quantity, cause)
         ch = BasketChange(
             event_id=f'b:{ev.event_id}', t=ev.t, avatar_id=best.avatar_id if best else 0,
-            product_id=product, quantity=int(ev.quantity), cause=cause, shelf_event_id=ev.event_id,
+            product_id=product, quantity=quantity, cause=cause, shelf_event_id=ev.event_id,
             confidence=float(conf), needs_review=review,
             candidate_avatar_ids=[c.avatar_id for c, _ in ranked],
             candidate_scores=[float(p) for _, p in ranked])
@@ -178,6 +184,53 @@ class Associator:
         if not review:
             self._recent.append((ev.t, ch.avatar_id, lane))
         return ch
+
+    def _fit(self, product_id: str, weight_g: float, max_units: int) -> tuple[int, float] | None:
+        """Units k (1..max_units) of a product that explain ``weight_g``, and the misfit in tolerances."""
+        p = self.layout.catalogue.get(product_id)
+        if p is None or max_units < 1:
+            return None
+        k = int(round(weight_g / p.unit_weight_g))
+        if not 1 <= k <= max_units:
+            return None
+        tol = p.tolerance_g * math.sqrt(k) + self.cfg.reinterpret_margin_g
+        err = abs(weight_g - k * p.unit_weight_g)
+        return (k, err / tol) if err <= tol else None
+
+    def _reinterpret(self, ev: ShelfEventIn, avatar_id: int, product: str, quantity: int,
+                     cause: Cause) -> tuple[str, int, Cause]:
+        """Explain the weight change with what the avatar holds (put-back) or the lane holds (pick).
+
+        Load cells cannot tell 1 x 1025 g rice from 2 x 515 g pasta. A put-back of a product the
+        avatar does not hold is re-explained by the products it does hold; a pick from a lane on
+        which a misplaced item lies is re-explained by that item when it needs fewer units.
+        Also keeps the record of misplaced items per lane.
+        """
+        lane = (ev.shelf_id, ev.lane)
+        on_lane = self._misplaced_on_lane.setdefault(lane, Counter())
+        w = abs(ev.weight_change_g)
+        planogram = ev.planogram_product_id or product
+        if self.cfg.reinterpret_by_weight and math.isfinite(w) and w > 0:
+            if quantity < 0 and self.ledger.holds(avatar_id, product) < -quantity:
+                held = self.ledger.held(avatar_id)
+                fits = [(f[1], pid, f[0]) for pid, n in held.items() if (f := self._fit(pid, w, n))]
+                if fits:
+                    _, pid, k = min(fits)
+                    self.stats['reinterpreted_put_backs'] += 1
+                    product, quantity = pid, -k
+                    cause = Cause.PUT_BACK if pid == planogram else Cause.PUT_BACK_MISPLACED
+            elif quantity > 0 and on_lane:
+                fits = [(f[0], f[1], pid) for pid, n in on_lane.items() if n > 0 and (f := self._fit(pid, w, n))]
+                if fits and min(fits)[0] < quantity:
+                    k, _, pid = min(fits)
+                    self.stats['reinterpreted_picks'] += 1
+                    product, quantity = pid, k
+        if product != planogram:
+            if quantity < 0:
+                on_lane[product] += -quantity
+            elif on_lane.get(product, 0) > 0:
+                on_lane[product] = max(0, on_lane[product] - quantity)
+        return product, quantity, cause
 
     def _review_alert(self, ev: ShelfEventIn, ch: BasketChange, ranked: list[tuple[Candidate, float]],
                       p_nobody: float, unknown: bool) -> AlertInfo:

@@ -56,6 +56,11 @@ class AssociationConfig:
     unknown_product_factor: float = param(0.0, '-', 'confidence factor for events flagged UNKNOWN or '
                                           'without a product (0: always review)', min_value=0.0,
                                           max_value=1.0)
+    reinterpret_by_weight: bool = param(True, '-', 'when the avatar cannot have put back the identified '
+                                        'product, or a lane holds a misplaced item, explain the weight change '
+                                        'by the products the avatar holds (or the lane holds) instead')
+    reinterpret_margin_g: float = param(12.0, 'g', 'load-cell margin added to k x the product tolerance when '
+                                        're-explaining a weight change', min_value=0.0, max_value=200.0)
     review_confidence: float = param(0.7, '-', 'below this confidence an event goes to staff review',
                                      min_value=0.0, max_value=1.0)
     handover_reach_dist_m: float = param(0.35, 'm', 'two reach points this near meet for a handover',

@@ -5,6 +5,7 @@ picked unit that was not handed yet). The basket store stays the record of truth
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 __all__ = ['Unit', 'Ledger']
@@ -25,6 +26,10 @@ class Ledger:
 
     def holds(self, avatar_id: int, product_id: str) -> int:
         return sum(1 for u in self._units.get(avatar_id, ()) if u.product_id == product_id)
+
+    def held(self, avatar_id: int) -> Counter[str]:
+        """Product -> units the avatar holds."""
+        return Counter(u.product_id for u in self._units.get(avatar_id, ()))
 
     def count(self, avatar_id: int) -> int:
         return len(self._units.get(avatar_id, ()))

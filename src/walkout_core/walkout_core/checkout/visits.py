@@ -1,0 +1,186 @@
+"""Checkout visits (no ROS): which avatar stands in which checkout zone, the simulated terminal and staff
+decisions (dwell, age-check request, payment attempts with retry and PIN) and the left-without-paying check.
+
+The caller feeds avatar updates (stamps from the avatar stream) with the current baskets and a receipt
+lookup, and performs the returned actions (payment, age-approval request, alert) in order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence, Union
+
+from walkout_core.association.history import STATE_AT_CHECKOUT, STATE_EXITED
+from walkout_core.basket.model import AlertInfo, AlertKind, left_alert_id
+from walkout_core.basket.store import BasketView
+from walkout_core.layout import Layout
+
+from .checkout import should_alert_left_without_paying
+from .config import CheckoutConfig
+from .terminal import to_cents
+
+__all__ = ['CheckoutAvatar', 'Visit', 'PayRequest', 'AgeApprovalRequest', 'LeftWithoutPaying', 'StampOutOfOrder',
+           'UnknownZone', 'VisitAction', 'CheckoutVisits', 'STATE_AT_CHECKOUT', 'STATE_EXITED']
+
+
+@dataclass(frozen=True)
+class CheckoutAvatar:
+    """One avatar of an update (``walkout_msgs/Avatar`` without ROS types)."""
+    id: int
+    state: int
+    is_staff: bool = False
+    position: tuple[float, float] = (0.0, 0.0)
+    checkout_zone_id: str = ''
+
+
+@dataclass
+class Visit:
+    zone: str = ''
+    entered_t: float = 0.0          # [s] stamp the avatar entered its current zone
+    last_attempt_t: float = -1e18   # [s] last simulated payment attempt
+    age_requested: bool = False
+    exited_t: float | None = None
+    is_staff: bool = False
+    position: tuple[float, float] = (0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class PayRequest:
+    """Simulated card presented: charge ``avatar_id`` at ``zone`` with ``pin`` ('' = contactless)."""
+    avatar_id: int
+    zone: str
+    pin: str
+    request_id: str
+
+
+@dataclass(frozen=True)
+class AgeApprovalRequest:
+    """Simulated staff approve the avatar's pending age check (report failure with ``age_request_failed``)."""
+    avatar_id: int
+
+
+@dataclass(frozen=True)
+class LeftWithoutPaying:
+    alert: AlertInfo
+
+
+@dataclass(frozen=True)
+class StampOutOfOrder:
+    """The update was older than the last one and was ignored (no state changed)."""
+    t: float
+    last_t: float
+
+
+@dataclass(frozen=True)
+class UnknownZone:
+    avatar_id: int
+    zone: str
+
+
+VisitAction = Union[PayRequest, AgeApprovalRequest, LeftWithoutPaying, StampOutOfOrder, UnknownZone]
+
+
+class CheckoutVisits:
+    """Per-avatar visit state of the checkout, driven by avatar-stream stamps only."""
+
+    def __init__(self, cfg: CheckoutConfig, layout: Layout):
+        self.cfg = cfg
+        self.layout = layout
+        self.zone_ids = frozenset(z.id for z in layout.checkout_zones)
+        self.visits: dict[int, Visit] = {}
+        self.left_alerted: set[int] = set()
+        self.t = 0.0
+
+    # ------------------------------------------------------------------ zones
+    def zone_of(self, a: CheckoutAvatar) -> str:
+        if a.checkout_zone_id:
+            return str(a.checkout_zone_id)
+        if a.state == STATE_AT_CHECKOUT:
+            z = self.layout.checkout_zone_at(a.position)
+            return z.id if z else ''
+        return ''
+
+    def occupant(self, zone: str) -> int | None:
+        """The non-staff avatar that has stood longest in ``zone`` (None if nobody)."""
+        here = [(v.entered_t, aid) for aid, v in self.visits.items()
+                if v.zone == zone and not v.is_staff and v.exited_t is None]
+        return min(here)[1] if here else None
+
+    # ------------------------------------------------------------------ update
+    def update(self, t: float, avatars: Sequence[CheckoutAvatar], baskets: Mapping[int, BasketView],
+               has_receipt: Callable[[int], bool]) -> list[VisitAction]:
+        """Apply one avatar update stamped ``t`` [s]; returns the actions to perform, in order."""
+        if t < self.t:
+            return [StampOutOfOrder(t, self.t)]
+        self.t = t
+        actions: list[VisitAction] = []
+        for a in avatars:
+            v = self.visits.setdefault(int(a.id), Visit())
+            v.is_staff = bool(a.is_staff)
+            v.position = (float(a.position[0]), float(a.position[1]))
+            zone = '' if a.state == STATE_EXITED else self.zone_of(a)
+            if zone not in self.zone_ids:
+                if zone:
+                    actions.append(UnknownZone(int(a.id), zone))
+                zone = ''
+            if zone != v.zone:
+                v.zone, v.entered_t = zone, t
+            if a.state == STATE_EXITED and v.exited_t is None:
+                v.exited_t = t
+        actions += self._simulate(t, baskets, has_receipt)
+        actions += self._check_left(t, baskets, has_receipt)
+        for aid in [k for k in self.left_alerted if k in self.visits]:
+            del self.visits[aid]               # exited and checked: the tracker never reuses an id
+        return actions
+
+    def age_request_failed(self, avatar_id: int) -> None:
+        """The age-approval request could not be sent: ask again on a later update."""
+        v = self.visits.get(avatar_id)
+        if v is not None:
+            v.age_requested = False
+
+    # ------------------------------------------------------------------ simulated terminal and staff
+    def _needs_pin(self, amount: float) -> bool:
+        return to_cents(amount) > to_cents(self.layout.contactless_limit)
+
+    def _simulate(self, t: float, baskets: Mapping[int, BasketView],
+                  has_receipt: Callable[[int], bool]) -> list[VisitAction]:
+        cfg = self.cfg
+        if cfg.terminal != 'simulated':
+            return []
+        actions: list[VisitAction] = []
+        age_s = cfg.simulated_staff_age_check_s or (cfg.replay_staff_age_check_s if cfg.reliable_sensors else 0.0)
+        for aid, v in self.visits.items():
+            if not v.zone or v.is_staff or v.exited_t is not None:
+                continue
+            b = baskets.get(aid)
+            if b is None or b.is_empty or has_receipt(aid):
+                continue
+            dwell = t - v.entered_t
+            if (age_s > 0 and dwell >= age_s
+                    and b.age_check_required and not b.age_approved and not v.age_requested):
+                v.age_requested = True
+                actions.append(AgeApprovalRequest(aid))
+            if dwell >= cfg.simulated_dwell_to_pay_s and t - v.last_attempt_t >= cfg.payment_retry_s:
+                v.last_attempt_t = t
+                pin = cfg.simulated_pin if self._needs_pin(b.total) else ''
+                actions.append(PayRequest(aid, v.zone, pin, f'sim:{aid}'))
+        return actions
+
+    # ------------------------------------------------------------------ left without paying
+    def _check_left(self, t: float, baskets: Mapping[int, BasketView],
+                    has_receipt: Callable[[int], bool]) -> list[VisitAction]:
+        actions: list[VisitAction] = []
+        for aid, v in self.visits.items():
+            if v.exited_t is None or aid in self.left_alerted or t - v.exited_t < self.cfg.left_check_delay_s:
+                continue
+            self.left_alerted.add(aid)
+            b = baskets.get(aid)
+            if should_alert_left_without_paying(b, v.is_staff, has_receipt(aid)):
+                assert b is not None
+                actions.append(LeftWithoutPaying(AlertInfo(
+                    alert_id=left_alert_id(aid), kind=AlertKind.LEFT_WITHOUT_PAYING,
+                    message=f'avatar {aid} left with an unpaid basket of {b.total:.2f} {b.currency}',
+                    location=(v.position[0], v.position[1], 0.0),
+                    product_ids=[i.product_id for i in b.items], avatar_ids=[aid], avatar_scores=[1.0],
+                    stamp=v.exited_t, evidence_start=v.exited_t, evidence_end=t)))
+        return actions

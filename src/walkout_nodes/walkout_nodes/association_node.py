@@ -15,9 +15,8 @@ from walkout_core.basket.model import Cause
 from walkout_core.layout import load_layout
 from walkout_msgs.msg import AvatarArray, BasketEvent, ShelfEvent, StoreAlert
 
-from .basket_convert import (alert_to_msg, change_from_msg, change_to_msg, frame_from_msg,
-                             param_update_callback, shelf_event_from_msg)
-from .common import run, EVENT_QOS, Diagnostics, declare_config
+from .basket_convert import (alert_to_msg, change_from_msg, change_to_msg, frame_from_msg, shelf_event_from_msg)
+from .common import EVENT_QOS, Diagnostics, declare_config, param_update_callback, run
 
 __all__ = ['AssociationNode', 'NODE_CLASS', 'main']
 

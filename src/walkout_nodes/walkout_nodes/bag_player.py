@@ -37,7 +37,7 @@ from rclpy.qos import QoSProfile
 
 from rosgraph_msgs.msg import Clock
 from walkout_core.config import param, validate
-from walkout_nodes.common import EVENT_QOS, LATCHED_QOS, declare_config, sensor_qos
+from walkout_nodes.common import EVENT_QOS, LATCHED_QOS, declare_config, sensor_qos, split_ros_args
 
 __all__ = ['BagPlayerConfig', 'BagPlayer', 'BagError', 'BagSource', 'Pacer', 'message_class', 'header_stamp_ns',
            'qos_for_topic', 'NODE_CLASS', 'main']
@@ -432,11 +432,7 @@ NODE_CLASS = BagPlayer
 
 def main(argv: list[str] | None = None) -> int:
     """``walkout play <bag> [--rate R] [--topics T ...] [--loop] [--no-clock] [--with-truth]`` or ``--ros-args``."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    ros_args: list[str] = []
-    if '--ros-args' in argv:
-        i = argv.index('--ros-args')
-        argv, ros_args = argv[:i], argv[i:]
+    argv, ros_args = split_ros_args(argv)
     ap = argparse.ArgumentParser(prog='walkout play', description='Play a rosbag2 bag onto the ROS graph.')
     ap.add_argument('bag', nargs='?', help='bag directory')
     ap.add_argument('--rate', type=float, default=None, help='speed (1 = as recorded, 0 = as fast as possible)')

@@ -24,7 +24,7 @@ from rclpy.node import Node
 from walkout_core.bagio import typestore
 from walkout_core.config import param
 from walkout_nodes.bag_player import header_stamp_ns, message_class, qos_for_topic
-from walkout_nodes.common import Diagnostics, declare_config
+from walkout_nodes.common import Diagnostics, declare_config, split_ros_args
 
 __all__ = ['BagRecorderConfig', 'BagRecorder', 'NODE_CLASS', 'main']
 
@@ -125,11 +125,7 @@ NODE_CLASS = BagRecorder
 
 def main(argv: list[str] | None = None) -> int:
     """``walkout record --out <dir> [topic ...]`` (Ctrl-C stops and closes the bag)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    ros_args: list[str] = []
-    if '--ros-args' in argv:
-        i = argv.index('--ros-args')
-        argv, ros_args = argv[:i], argv[i:]
+    argv, ros_args = split_ros_args(argv)
     ap = argparse.ArgumentParser(prog='walkout record', description='Record topics into an MCAP rosbag2 bag.')
     ap.add_argument('topics', nargs='*', help='topics (default: all)')
     ap.add_argument('--out', '-o', help='new bag directory')

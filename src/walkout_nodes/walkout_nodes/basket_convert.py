@@ -2,28 +2,23 @@
 and the parameter-update callback the three nodes share."""
 from __future__ import annotations
 
-import dataclasses
 import math
-from typing import Any, Callable
+from typing import Any
 
 from geometry_msgs.msg import Point
-from rcl_interfaces.msg import SetParametersResult
-from rclpy.node import Node
 
 from walkout_core.association.associator import ShelfEventIn
 from walkout_core.association.history import AvatarFrame, AvatarSample
 from walkout_core.basket.model import AlertInfo, BasketChange
 from walkout_core.basket.store import BasketView, ItemLine
 from walkout_core.checkout.receipts import ReceiptRecord
-from walkout_core.config import from_mapping
 from walkout_msgs.msg import (AvatarArray, Basket, BasketArray, BasketEvent, BasketItem, Receipt,
                               ShelfEvent, StoreAlert)
 
 from .common import sec_to_stamp, stamp_to_sec
 
 __all__ = ['frame_from_msg', 'shelf_event_from_msg', 'change_to_msg', 'change_from_msg', 'alert_to_msg',
-           'alert_from_msg', 'basket_to_msg', 'basket_from_msg', 'baskets_to_msg', 'receipt_to_msg',
-           'param_update_callback']
+           'alert_from_msg', 'basket_to_msg', 'basket_from_msg', 'baskets_to_msg', 'receipt_to_msg']
 
 
 def _finite(*v: float) -> bool:
@@ -157,26 +152,4 @@ def receipt_to_msg(r: ReceiptRecord) -> Receipt:
     m.items, m.total, m.currency = _items_to_msg(r.items), float(r.total), r.currency
     m.payment_method, m.pin_used, m.qr_payload = int(r.payment_method), bool(r.pin_used), r.qr_payload
     return m
-
-
-def param_update_callback(node: Node, cls: type, get_cfg: Callable[[], Any], apply: Callable[[Any], None],
-                          fixed: tuple[str, ...] = ('layout',)) -> Callable[[list[Any]], SetParametersResult]:
-    """A parameters callback: reject values that fail ``validate`` or change a ``fixed`` field, else apply."""
-    names = {f.name for f in dataclasses.fields(cls)}
-
-    def callback(params: list[Any]) -> SetParametersResult:
-        mine = {p.name: p.value for p in params if p.name in names}
-        if not mine:
-            return SetParametersResult(successful=True)
-        cur = dataclasses.asdict(get_cfg())
-        for k in fixed:
-            if k in mine and mine[k] != cur[k]:
-                return SetParametersResult(successful=False, reason=f'parameter {k!r} needs a restart')
-        try:
-            new = from_mapping(cls, {**cur, **mine})
-        except (ValueError, TypeError) as exc:
-            return SetParametersResult(successful=False, reason=str(exc))
-        apply(new)
-        return SetParametersResult(successful=True)
-    return callback
 

@@ -17,8 +17,8 @@ from walkout_msgs.msg import BasketArray, BasketEvent, Receipt, StoreAlert
 from walkout_msgs.srv import ApproveAgeCheck, ResolveReview, UpdateAlert
 
 from .basket_convert import (alert_from_msg, alert_to_msg, baskets_to_msg, change_from_msg,
-                             change_to_msg, param_update_callback)
-from .common import run, EVENT_QOS, LATCHED_QOS, Diagnostics, declare_config, stamp_to_sec
+                             change_to_msg)
+from .common import EVENT_QOS, LATCHED_QOS, Diagnostics, declare_config, param_update_callback, run, stamp_to_sec
 
 __all__ = ['BasketNode', 'NODE_CLASS', 'main']
 

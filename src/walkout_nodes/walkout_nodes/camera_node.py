@@ -16,7 +16,7 @@ from walkout_core.config import from_mapping
 from walkout_core.layout import load_layout
 from walkout_core.vision.config import CameraNodeConfig
 from walkout_core.vision.image import convert_encoding
-from walkout_nodes.common import run, Diagnostics, declare_config, sensor_qos
+from walkout_nodes.common import Diagnostics, declare_config, run, sensor_qos
 from walkout_nodes.image_conv import bgr_to_compressed, numpy_to_image
 
 __all__ = ['CameraNode', 'NODE_CLASS', 'CONFIG_CLASS', 'open_capture', 'main']

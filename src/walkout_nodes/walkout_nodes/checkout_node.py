@@ -20,9 +20,10 @@ from walkout_core.layout import load_layout
 from walkout_msgs.msg import Avatar, AvatarArray, BasketArray, Receipt, StoreAlert, TabletCart
 from walkout_msgs.srv import ApproveAgeCheck, RequestPayment
 
-from .basket_convert import (alert_to_msg, basket_from_msg, basket_to_msg, param_update_callback,
+from .basket_convert import (alert_to_msg, basket_from_msg, basket_to_msg,
                              receipt_to_msg)
-from .common import run, EVENT_QOS, LATCHED_QOS, Diagnostics, declare_config, sec_to_stamp, stamp_to_sec
+from .common import (EVENT_QOS, LATCHED_QOS, Diagnostics, declare_config, param_update_callback, run, sec_to_stamp,
+                     stamp_to_sec)
 
 __all__ = ['CheckoutNode', 'NODE_CLASS', 'main']
 

@@ -4,21 +4,21 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import Counter
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor, FloatingPointRange, IntegerRange
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
                        qos_profile_sensor_data)
 
 from builtin_interfaces.msg import Time
-from walkout_core.config import validate
+from walkout_core.config import from_mapping, validate
 
 T = TypeVar('T')
 
-__all__ = ['sensor_qos', 'EVENT_QOS', 'LATCHED_QOS', 'declare_config', 'stamp_to_sec', 'sec_to_stamp',
-           'Diagnostics']
+__all__ = ['sensor_qos', 'EVENT_QOS', 'LATCHED_QOS', 'declare_config', 'param_update_callback', 'stamp_to_sec',
+           'sec_to_stamp', 'split_ros_args', 'Diagnostics', 'run']
 
 #: Events, baskets, receipts: every message matters.
 EVENT_QOS = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE,
@@ -71,6 +71,28 @@ def declare_config(node: Node, cls: type[T], **overrides: Any) -> T:
             value = []
         values[f.name] = list(value) if isinstance(default, list) else value
     return validate(cls(**values))
+
+
+def param_update_callback(node: Node, cls: type, get_cfg: Callable[[], Any], apply: Callable[[Any], None],
+                          fixed: tuple[str, ...] = ('layout',)) -> Callable[[list[Any]], SetParametersResult]:
+    """A parameters callback: reject values that fail ``validate`` or change a ``fixed`` field, else apply."""
+    names = {f.name for f in dataclasses.fields(cls)}
+
+    def callback(params: list[Any]) -> SetParametersResult:
+        mine = {p.name: p.value for p in params if p.name in names}
+        if not mine:
+            return SetParametersResult(successful=True)
+        cur = dataclasses.asdict(get_cfg())
+        for k in fixed:
+            if k in mine and mine[k] != cur[k]:
+                return SetParametersResult(successful=False, reason=f'parameter {k!r} needs a restart')
+        try:
+            new = from_mapping(cls, {**cur, **mine})
+        except (ValueError, TypeError) as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        apply(new)
+        return SetParametersResult(successful=True)
+    return callback
 
 
 def _level(level: bytes | int) -> bytes:
@@ -129,6 +151,16 @@ class Diagnostics:
                                        name=f'{self._node.get_fully_qualified_name()}: {self._name}',
                                        message=msg[:500], hardware_id=self._name, values=values)]
         self._pub.publish(arr)
+
+
+def split_ros_args(argv: list[str] | None) -> tuple[list[str], list[str]]:
+    """(command-line arguments, ``--ros-args ...``) from ``argv`` (``sys.argv[1:]`` when None)."""
+    import sys
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if '--ros-args' in argv:
+        i = argv.index('--ros-args')
+        return argv[:i], argv[i:]
+    return argv, []
 
 
 def run(node_cls: type, args: list[str] | None = None) -> int:

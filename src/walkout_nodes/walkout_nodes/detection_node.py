@@ -22,7 +22,7 @@ from walkout_core.vision.config import DetectionNodeConfig, DetectorConfig
 from walkout_core.vision.detector import FrameDetections, make_detector
 from walkout_core.vision.image import ImageError
 from walkout_msgs.msg import PersonDetection, PersonDetectionArray
-from walkout_nodes.common import run, Diagnostics, declare_config, sensor_qos, stamp_to_sec
+from walkout_nodes.common import Diagnostics, declare_config, run, sensor_qos, stamp_to_sec
 from walkout_nodes.image_conv import compressed_to_bgr, image_to_bgr, numpy_to_image
 
 __all__ = ['DetectionNode', 'NODE_CLASS', 'CONFIG_CLASS', 'detections_to_msg', 'main']

@@ -5,19 +5,16 @@ controller, store-wide identification). Time comes only from the readings' ``hea
 """
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 from rclpy.node import Node
-from rcl_interfaces.msg import SetParametersResult
 
-from walkout_core.config import validate
 from walkout_core.layout import load_layout
 from walkout_core.shelf.config import ShelfEventConfig
 from walkout_core.shelf.pipeline import AlertRecord, InputError, ShelfEventRecord, ShelfPipeline
 from walkout_msgs.msg import LoadCellReadings, ShelfEvent, StoreAlert
 
-from .common import run, EVENT_QOS, Diagnostics, declare_config, sec_to_stamp, sensor_qos, stamp_to_sec
+from .common import EVENT_QOS, Diagnostics, declare_config, param_update_callback, run, sec_to_stamp, sensor_qos, stamp_to_sec
 
 __all__ = ['ShelfEventNode', 'NODE_CLASS', 'main', 'event_to_msg', 'alert_to_msg']
 
@@ -70,25 +67,14 @@ class ShelfEventNode(Node):
         self.sub = self.create_subscription(LoadCellReadings, '/shelves/load_cells', self._on_readings,
                                             sensor_qos(self.cfg.reliable_sensors))
         self._open_faults: set[str] = set()
-        self.add_on_set_parameters_callback(self._on_params)
+        self.add_on_set_parameters_callback(
+            param_update_callback(self, ShelfEventConfig, lambda: self.cfg, self._apply_cfg, fixed=_FIXED))
         self.get_logger().info(f'layout {self.layout.name!r}: {self.layout.n_load_cells} load cells on '
                                f'{len(self.pipeline.blocks)} controllers')
 
-    def _on_params(self, params) -> SetParametersResult:
-        changes = {p.name: p.value for p in params}
-        for name in _FIXED:
-            if name in changes and changes[name] != getattr(self.cfg, name):
-                return SetParametersResult(successful=False, reason=f'parameter {name!r} needs a restart')
-        try:
-            fields = {f.name for f in dataclasses.fields(ShelfEventConfig)}
-            values = {k: (float(v) if isinstance(getattr(self.cfg, k), float) and isinstance(v, int) else v)
-                      for k, v in changes.items() if k in fields}
-            cfg = validate(dataclasses.replace(self.cfg, **values))
-        except (TypeError, ValueError) as exc:
-            return SetParametersResult(successful=False, reason=str(exc))
+    def _apply_cfg(self, cfg: ShelfEventConfig) -> None:
         self.cfg = cfg
         self.pipeline.set_config(cfg)
-        return SetParametersResult(successful=True)
 
     def _on_readings(self, msg: LoadCellReadings) -> None:
         self.diag.count('readings')

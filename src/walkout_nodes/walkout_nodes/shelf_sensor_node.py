@@ -9,21 +9,18 @@ reopened with exponential backoff. Nothing of that stops the node.
 from __future__ import annotations
 
 import array
-import dataclasses
 import time
 
 import numpy as np
 import serial
-from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 
-from walkout_core.config import validate
 from walkout_core.layout import load_layout
 from walkout_core.shelf.config import ShelfSensorConfig
 from walkout_core.shelf.protocol import LineError, SequenceTracker, flag_out_of_range, parse_line
 from walkout_msgs.msg import LoadCellReadings
 
-from .common import run, Diagnostics, declare_config, sensor_qos
+from .common import Diagnostics, declare_config, param_update_callback, run, sensor_qos
 
 __all__ = ['ShelfSensorNode', 'NODE_CLASS', 'main']
 
@@ -62,22 +59,12 @@ class ShelfSensorNode(Node):
         self._last_rx = 0.0
         self._ever_connected = False
         self.timer = self.create_timer(self.cfg.poll_period_s, self._poll)
-        self.add_on_set_parameters_callback(self._on_params)
+        self.add_on_set_parameters_callback(
+            param_update_callback(self, ShelfSensorConfig, lambda: self.cfg, self._apply_cfg, fixed=_FIXED))
 
     # ------------------------------------------------------------------ parameters
-    def _on_params(self, params) -> SetParametersResult:
-        changes = {p.name: p.value for p in params}
-        for name in _FIXED:
-            if name in changes and changes[name] != getattr(self.cfg, name):
-                return SetParametersResult(successful=False, reason=f'parameter {name!r} needs a restart')
-        try:
-            fields = {f.name for f in dataclasses.fields(ShelfSensorConfig)}
-            values = {k: (float(v) if isinstance(getattr(self.cfg, k), float) and isinstance(v, int) else v)
-                      for k, v in changes.items() if k in fields}
-            self.cfg = validate(dataclasses.replace(self.cfg, **values))
-        except (TypeError, ValueError) as exc:
-            return SetParametersResult(successful=False, reason=str(exc))
-        return SetParametersResult(successful=True)
+    def _apply_cfg(self, cfg: ShelfSensorConfig) -> None:
+        self.cfg = cfg
 
     # ------------------------------------------------------------------ serial link
     def _open(self, now: float) -> None:

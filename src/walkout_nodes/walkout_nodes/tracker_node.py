@@ -6,25 +6,22 @@ never stalls the tracker. Time comes from the stamps only.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import NamedTuple
 
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point, Vector3
 from rclpy.node import Node
-from rcl_interfaces.msg import SetParametersResult
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
-from walkout_core.config import from_mapping
 from walkout_core.layout import load_layout
 from walkout_core.tracking.config import TrackerNodeConfig
 from walkout_core.tracking.sync import StampSynchroniser
 from walkout_core.tracking.tracker import (STATE_EXITED, TRACK_DELETED, AvatarTracker, CameraFrame,
                                            TrackerInputError, TrackerOutput)
 from walkout_msgs.msg import Avatar, AvatarArray, PersonDetectionArray
-from walkout_nodes.common import run, EVENT_QOS, Diagnostics, declare_config, sec_to_stamp, sensor_qos, stamp_to_sec
+from walkout_nodes.common import EVENT_QOS, Diagnostics, declare_config, param_update_callback, run, sec_to_stamp, sensor_qos, stamp_to_sec
 
 __all__ = ['TrackerNode', 'NODE_CLASS', 'CONFIG_CLASS', 'avatars_to_msg', 'layout_markers', 'avatar_markers', 'main']
 
@@ -151,24 +148,14 @@ class TrackerNode(Node):
         self._last_layout_markers: float | None = None
         self.updates = 0
         self.received = 0
-        self.add_on_set_parameters_callback(self._on_params)
+        self.add_on_set_parameters_callback(
+            param_update_callback(self, TrackerNodeConfig, lambda: self.cfg, self._apply_cfg, fixed=_FIXED))
 
-    def _on_params(self, params) -> SetParametersResult:
-        values = {f.name: getattr(self.cfg, f.name) for f in dataclasses.fields(self.cfg)}
-        for p in params:
-            if p.name in _FIXED and p.value != values.get(p.name):
-                return SetParametersResult(successful=False, reason=f'parameter {p.name!r} applies at start only')
-            if p.name in values:
-                values[p.name] = p.value
-        try:
-            cfg = from_mapping(TrackerNodeConfig, values)
-        except (ValueError, TypeError) as exc:
-            return SetParametersResult(successful=False, reason=str(exc))
+    def _apply_cfg(self, cfg: TrackerNodeConfig) -> None:
         self.cfg = cfg
         self.tracker.cfg = cfg  # thresholds apply from the next update; gates keep their margins
         self.sync.latency, self.sync.dead_after, self.sync.tol = (cfg.latency_window_s, cfg.camera_dead_after_s,
                                                                   cfg.sync_tolerance_s)
-        return SetParametersResult(successful=True)
 
     def _on_detections(self, topic_cam: str, msg: PersonDetectionArray) -> None:
         self.received += 1

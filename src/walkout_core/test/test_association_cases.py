@@ -327,3 +327,38 @@ def test_put_back_by_weight_uses_what_the_avatar_holds_and_the_lane_remembers_it
     changes += assoc.flush()
     got = [(c.product_id, c.quantity, c.cause) for c in changes]
     assert got == [('p155', 1, Cause.PICK), ('p155', -1, Cause.PUT_BACK_MISPLACED), ('p155', 1, Cause.PICK)]
+
+
+def _queue_pair(hand_times, t_end: float = 30.0) -> Script:
+    """Avatar 1 holds an item; 2 stands 0.55 m beside it, away from the shelves, until t_end (a queue)."""
+    s = Script(rate_hz=5.0).avatar(1, (0, (1.4, 5.0)), (12, (1.4, 5.0)), (14, (3.0, 4.3)), (t_end, (3.0, 4.3)))
+    s.avatar(2, (0, (4.0, 3.0)), (13, (4.0, 3.0)), (15, (3.55, 4.3)), (t_end, (3.55, 4.3)))
+    s.reach(1, 4.6, 5.5, front(0))
+    for t0, t1 in hand_times:        # the "arm" the detector sees in the gap between the two shoulders
+        s.reach(1, t0, t1, (3.27, 4.3)).reach(2, t0, t1, (3.28, 4.3))
+    return s
+
+
+def test_neighbours_standing_close_with_hands_seen_throughout_is_no_handover():
+    # hands between the two seen for 10 s, in holds with short breaks: people standing close, not a handover
+    s = _queue_pair([(16.0 + k * 1.6, 17.2 + k * 1.6) for k in range(6)])
+    _, ch = run(s, [shelf_event(LAYOUT, 'a', 5.0, S1, 0)], t1=35.0)
+    assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
+    s = _queue_pair([(16.0, 26.0)])
+    _, ch = run(s, [shelf_event(LAYOUT, 'a', 5.0, S1, 0)], t1=35.0)
+    assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
+
+
+def test_a_flickering_hand_that_never_holds_is_no_handover():
+    # hands seen two frames at a time with a missed frame between: no hold of handover_min_hold_s
+    s = _queue_pair([(16.0, 16.25), (16.6, 16.85), (17.2, 17.45)])
+    _, ch = run(s, [shelf_event(LAYOUT, 'a', 5.0, S1, 0)], t1=35.0)
+    assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
+
+
+def test_a_hold_between_the_same_two_people_is_a_handover_and_reported_when_it_ends():
+    s = _queue_pair([(16.0, 17.4)])
+    a, ch = run(s, [shelf_event(LAYOUT, 'a', 5.0, S1, 0)], t1=35.0)
+    ho = sorted((c.cause, c.avatar_id) for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT))
+    assert ho == [(Cause.HANDOVER_IN, 2), (Cause.HANDOVER_OUT, 1)]
+    assert a.ledger.holds(2, 'p001') == 1

@@ -72,8 +72,13 @@ class AssociationConfig:
                                        'between the two bodies', min_value=0.0, max_value=2.0)
     handover_body_dist_m: float = param(1.2, 'm', 'two people stand at most this far apart (body to body) for a '
                                         'handover', min_value=0.1, max_value=5.0)
-    handover_min_hand_frames: int = param(2, 'frames', 'frames in which a hand is seen meeting the other person '
-                                          'during the standing meeting', min_value=1, max_value=100)
+    handover_min_hold_s: float = param(0.8, 's', 'a hand is seen meeting the other person in consecutive frames '
+                                       'for this long (the hold of a handover)', min_value=0.0, max_value=10.0)
+    handover_hold_gap_s: float = param(0.3, 's', 'largest break between two frames of one hold',
+                                       min_value=0.0, max_value=5.0)
+    handover_max_evidence_s: float = param(3.0, 's', 'hands seen between two people for longer than this are '
+                                           'people standing close (a queue), not a handover', min_value=0.1,
+                                           max_value=60.0)
     handover_max_move_m: float = param(0.3, 'm', 'both people move at most this much during a handover meeting '
                                        '(passers-by are not handovers)', min_value=0.0, max_value=5.0)
     handover_min_shelf_dist_m: float = param(0.6, 'm', 'a handover meeting point is at least this far from '

@@ -28,7 +28,7 @@ class _Pair:
     t_last: float
     start_bodies: tuple[tuple[float, float], tuple[float, float]]
     fired: bool = False
-    points: list[tuple[float, float]] = field(default_factory=list)   # hand evidence
+    points: list[tuple[float, float, float]] = field(default_factory=list)   # (t, x, y) hand evidence
 
 
 def shelf_front_segments(layout: Layout) -> np.ndarray:
@@ -51,7 +51,15 @@ def distance_to_segments(p: np.ndarray, segs: np.ndarray) -> float:
 
 
 class HandoverDetector:
-    """Feed frames in stamp order; returns meetings once each lasts ``handover_min_duration_s``."""
+    """Feed frames in stamp order; returns each meeting once its hand evidence is over.
+
+    A handover is a *hold*: the two people stand together (``handover_min_duration_s``, moving at most
+    ``handover_max_move_m``) away from the shelves, and a hand is seen meeting the other person in
+    consecutive frames (breaks of at most ``handover_hold_gap_s``) for ``handover_min_hold_s``. The
+    evidence is judged when it ends (no hand for ``handover_max_gap_s``, or the pair parts): hands
+    seen between two people for longer than ``handover_max_evidence_s`` are people standing close
+    (a queue, where the detector sees the gap between two shoulders as an arm), not a handover.
+    """
 
     def __init__(self, cfg: AssociationConfig, layout: Layout):
         self.cfg = cfg
@@ -108,7 +116,7 @@ class HandoverDetector:
         out: list[HandoverMeeting] = []
         seen: set[tuple[int, int]] = set()
         if len(people) < 2:
-            self._expire(frame.t, seen)
+            self._expire(frame.t, seen, out)
             return out
         xy = np.array([[a.x, a.y] for a in people])
         d = np.linalg.norm(xy[:, None, :] - xy[None, :, :], axis=2)
@@ -132,24 +140,50 @@ class HandoverDetector:
                                              zip(pair.start_bodies, bodies)) > cfg.handover_max_move_m
             if pair is None or frame.t - pair.t_last > cfg.handover_max_gap_s or (moved and not pair.fired):
                 # a new meeting; people walking past each other restart it (a handover is made standing)
+                if pair is not None:
+                    self._conclude(key, pair, out)
                 pair = self._pairs[key] = _Pair(t_start=frame.t, t_last=frame.t, start_bodies=bodies)
             pair.t_last = frame.t
             if (a.id in fresh or b.id in fresh) and (nearest.get(a.id) == b.id or nearest.get(b.id) == a.id):
                 mid = self._meeting_point(held.get(a.id), held.get(b.id), a, b)
                 if mid is not None and distance_to_segments(mid, self._segs) >= cfg.handover_min_shelf_dist_m:
-                    pair.points.append((float(mid[0]), float(mid[1])))
-            if (not pair.fired and frame.t - pair.t_start >= cfg.handover_min_duration_s
-                    and len(pair.points) >= cfg.handover_min_hand_frames):
-                pair.fired = True
-                for k, other in self._pairs.items():   # one hand, one handover: bystanders' pairs are spent
-                    if k != key and (set(k) & set(key)):
-                        other.fired = True
-                pts = np.asarray(pair.points)
-                out.append(HandoverMeeting(key[0], key[1], pair.t_start, frame.t,
-                                           (float(pts[:, 0].mean()), float(pts[:, 1].mean()))))
-        self._expire(frame.t, seen)
+                    if pair.points and frame.t - pair.points[-1][0] > cfg.handover_max_gap_s:
+                        self._conclude(key, pair, out)      # an earlier episode of hands is over
+                    pair.points.append((frame.t, float(mid[0]), float(mid[1])))
+        for key, pair in self._pairs.items():
+            if pair.points and frame.t - pair.points[-1][0] > cfg.handover_max_gap_s:
+                self._conclude(key, pair, out)
+        self._expire(frame.t, seen, out)
         return out
 
-    def _expire(self, t: float, seen: set[tuple[int, int]]) -> None:
+    def _held(self, pair: _Pair) -> bool:
+        """Did the pair's hand evidence make one hold, and no longer than a handover takes?"""
+        cfg = self.cfg
+        ts = [p[0] for p in pair.points]
+        if not ts or ts[-1] - ts[0] > cfg.handover_max_evidence_s:
+            return False
+        if pair.t_last - pair.t_start < cfg.handover_min_duration_s:
+            return False
+        best, start = 0.0, ts[0]
+        for prev, t in zip(ts, ts[1:]):
+            if t - prev > cfg.handover_hold_gap_s:
+                start = t
+            best = max(best, t - start)
+        return best >= cfg.handover_min_hold_s - 1e-9
+
+    def _conclude(self, key: tuple[int, int], pair: _Pair, out: list[HandoverMeeting]) -> None:
+        """Judge the pair's finished episode of hand evidence; report it once if it was a handover."""
+        if not pair.fired and self._held(pair):
+            pair.fired = True
+            for k, other in self._pairs.items():   # one hand, one handover: bystanders' pairs are spent
+                if k != key and (set(k) & set(key)):
+                    other.fired = True
+            pts = np.asarray([(x, y) for _, x, y in pair.points])
+            out.append(HandoverMeeting(key[0], key[1], pair.t_start, pair.points[-1][0],
+                                       (float(pts[:, 0].mean()), float(pts[:, 1].mean()))))
+        pair.points.clear()
+
+    def _expire(self, t: float, seen: set[tuple[int, int]], out: list[HandoverMeeting]) -> None:
         for key in [k for k, p in self._pairs.items() if k not in seen and t - p.t_last > self.cfg.handover_max_gap_s]:
+            self._conclude(key, self._pairs[key], out)
             del self._pairs[key]

@@ -120,7 +120,9 @@ class Associator:
         return out
 
     def flush(self) -> list[BasketChange]:
-        """Decide every queued job now (end of a replay)."""
+        """Decide every queued job now (end of a replay), meetings still going on included."""
+        for m in self.handovers.finish():
+            self._push(m.t_detect, m, m.t_detect)
         saved, self._max_input_t = self._max_input_t, math.inf
         try:
             return self.advance()

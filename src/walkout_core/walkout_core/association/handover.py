@@ -51,14 +51,14 @@ def distance_to_segments(p: np.ndarray, segs: np.ndarray) -> float:
 
 
 class HandoverDetector:
-    """Feed frames in stamp order; returns each meeting once its hand evidence is over.
+    """Feed frames in stamp order; returns each meeting once the two people have parted.
 
     A handover is a *hold*: the two people stand together (``handover_min_duration_s``, moving at most
     ``handover_max_move_m``) away from the shelves, and a hand is seen meeting the other person in
     consecutive frames (breaks of at most ``handover_hold_gap_s``) for ``handover_min_hold_s``. The
-    evidence is judged when it ends (no hand for ``handover_max_gap_s``, or the pair parts): hands
-    seen between two people for longer than ``handover_max_evidence_s`` are people standing close
-    (a queue, where the detector sees the gap between two shoulders as an arm), not a handover.
+    evidence is judged when the meeting ends (one of them moves off or they part): hands seen between
+    two people over more than ``handover_max_evidence_s`` are people standing close (a queue, where
+    the detector sees the gap between two shoulders as an arm), not a handover.
     """
 
     def __init__(self, cfg: AssociationConfig, layout: Layout):
@@ -147,12 +147,7 @@ class HandoverDetector:
             if (a.id in fresh or b.id in fresh) and (nearest.get(a.id) == b.id or nearest.get(b.id) == a.id):
                 mid = self._meeting_point(held.get(a.id), held.get(b.id), a, b)
                 if mid is not None and distance_to_segments(mid, self._segs) >= cfg.handover_min_shelf_dist_m:
-                    if pair.points and frame.t - pair.points[-1][0] > cfg.handover_max_gap_s:
-                        self._conclude(key, pair, out)      # an earlier episode of hands is over
                     pair.points.append((frame.t, float(mid[0]), float(mid[1])))
-        for key, pair in self._pairs.items():
-            if pair.points and frame.t - pair.points[-1][0] > cfg.handover_max_gap_s:
-                self._conclude(key, pair, out)
         self._expire(frame.t, seen, out)
         return out
 
@@ -169,10 +164,10 @@ class HandoverDetector:
             if t - prev > cfg.handover_hold_gap_s:
                 start = t
             best = max(best, t - start)
-        return best >= cfg.handover_min_hold_s - 1e-9
+        return best >= cfg.handover_min_hold_s - 1e-3   # [s] stamps are rounded to the ms
 
     def _conclude(self, key: tuple[int, int], pair: _Pair, out: list[HandoverMeeting]) -> None:
-        """Judge the pair's finished episode of hand evidence; report it once if it was a handover."""
+        """The two have parted: judge all the hand evidence of their meeting; report it if it was a handover."""
         if not pair.fired and self._held(pair):
             pair.fired = True
             for k, other in self._pairs.items():   # one hand, one handover: bystanders' pairs are spent
@@ -182,6 +177,13 @@ class HandoverDetector:
             out.append(HandoverMeeting(key[0], key[1], pair.t_start, pair.points[-1][0],
                                        (float(pts[:, 0].mean()), float(pts[:, 1].mean()))))
         pair.points.clear()
+
+    def finish(self) -> list[HandoverMeeting]:
+        """End of the stream: judge every meeting still going on."""
+        out: list[HandoverMeeting] = []
+        for key in list(self._pairs):
+            self._conclude(key, self._pairs.pop(key), out)
+        return out
 
     def _expire(self, t: float, seen: set[tuple[int, int]], out: list[HandoverMeeting]) -> None:
         for key in [k for k, p in self._pairs.items() if k not in seen and t - p.t_last > self.cfg.handover_max_gap_s]:

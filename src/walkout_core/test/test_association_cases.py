@@ -362,3 +362,34 @@ def test_a_hold_between_the_same_two_people_is_a_handover_and_reported_when_it_e
     ho = sorted((c.cause, c.avatar_id) for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT))
     assert ho == [(Cause.HANDOVER_IN, 2), (Cause.HANDOVER_OUT, 1)]
     assert a.ledger.holds(2, 'p001') == 1
+
+
+def test_a_third_person_beside_the_meeting_hands_makes_it_no_handover():
+    # whose hand met whom is unsure when a third body stands as near the hands as the two
+    s = _queue_pair([(16.0, 17.4)])
+    s.avatar(3, (0, (3.3, 4.85)))
+    _, ch = run(s, [shelf_event(LAYOUT, 'a', 5.0, S1, 0)], t1=35.0)
+    assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
+
+
+def test_handover_inside_a_checkout_zone_follows_the_parameter():
+    import dataclasses
+
+    from walkout_core.association.history import STATE_AT_CHECKOUT
+
+    s = _queue_pair([(16.0, 17.4)])
+    frames = s.frames(0.0, 35.0)
+    zoned = [AvatarFrame(f.t, tuple(dataclasses.replace(a, state=STATE_AT_CHECKOUT, checkout_zone_id='checkout_1')
+                                    if f.t >= 15.0 else a for a in f.avatars)) for f in frames]
+
+    def changes(cfg):
+        a = Associator(cfg, LAYOUT)
+        a.add_shelf_event(shelf_event(LAYOUT, 'a', 5.0, S1, 0))
+        out = []
+        for fr in zoned:
+            a.add_frame(fr)
+            out.extend(a.advance())
+        return [c for c in out + a.flush() if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
+
+    assert len(changes(CFG)) == 2
+    assert changes(dataclasses.replace(CFG, handover_in_checkout_zones=False)) == []

@@ -29,6 +29,7 @@ class _Pair:
     start_bodies: tuple[tuple[float, float], tuple[float, float]]
     fired: bool = False
     points: list[tuple[float, float, float]] = field(default_factory=list)   # (t, x, y) hand evidence
+    crowded: int = 0              # evidence frames with a third person's body near the hands
 
 
 def shelf_front_segments(layout: Layout) -> np.ndarray:
@@ -67,10 +68,12 @@ class HandoverDetector:
         self._pairs: dict[tuple[int, int], _Pair] = {}
         self._hands: dict[int, tuple[float, AvatarSample]] = {}
 
-    @staticmethod
-    def _eligible(a: AvatarSample) -> bool:
-        """Shoppers on the floor: not staff, not gone, not at a checkout (hands on the tablet/terminal)."""
-        return not a.is_staff and a.state not in (STATE_EXITED, STATE_AT_CHECKOUT) and not a.checkout_zone_id
+    def _eligible(self, a: AvatarSample) -> bool:
+        """Shoppers on the floor: not staff, not gone, and (unless ``handover_in_checkout_zones``) not at a
+        checkout (hands on the tablet/terminal)."""
+        if a.is_staff or a.state == STATE_EXITED:
+            return False
+        return self.cfg.handover_in_checkout_zones or (a.state != STATE_AT_CHECKOUT and not a.checkout_zone_id)
 
     def _meeting_point(self, ha: AvatarSample | None, hb: AvatarSample | None, a: AvatarSample,
                        b: AvatarSample) -> np.ndarray | None:
@@ -148,6 +151,9 @@ class HandoverDetector:
                 mid = self._meeting_point(held.get(a.id), held.get(b.id), a, b)
                 if mid is not None and distance_to_segments(mid, self._segs) >= cfg.handover_min_shelf_dist_m:
                     pair.points.append((frame.t, float(mid[0]), float(mid[1])))
+                    others = np.hypot(xy[:, 0] - mid[0], xy[:, 1] - mid[1])
+                    others[[int(i), int(j)]] = np.inf
+                    pair.crowded += bool(np.any(others < cfg.handover_crowd_m))
         self._expire(frame.t, seen, out)
         return out
 
@@ -156,6 +162,8 @@ class HandoverDetector:
         cfg = self.cfg
         ts = [p[0] for p in pair.points]
         if not ts or ts[-1] - ts[0] > cfg.handover_max_evidence_s:
+            return False
+        if pair.crowded * 2 > len(ts):      # a third person as near the hands: whose hand met whom is unsure
             return False
         if pair.t_last - pair.t_start < cfg.handover_min_duration_s:
             return False
@@ -177,6 +185,7 @@ class HandoverDetector:
             out.append(HandoverMeeting(key[0], key[1], pair.t_start, pair.points[-1][0],
                                        (float(pts[:, 0].mean()), float(pts[:, 1].mean()))))
         pair.points.clear()
+        pair.crowded = 0
 
     def finish(self) -> list[HandoverMeeting]:
         """End of the stream: judge every meeting still going on."""

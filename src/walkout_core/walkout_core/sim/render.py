@@ -25,6 +25,7 @@ __all__ = ['CameraRenderer', 'product_colour']
 NOISE_BANK = 12          # [frames] precomputed noise images per camera
 SHADOW_OFFSET_M = np.array([0.10, -0.07])
 SKIN = (140, 170, 215)   # BGR
+ITEM_HALF_M = 0.05       # [m] half the side of a product held in a hand, seen from above
 
 
 def product_colour(product_id: str) -> tuple[int, int, int]:
@@ -183,4 +184,9 @@ class CameraRenderer:
                 cv2.line(img, (int(shoulder[0]), int(shoulder[1])), (int(hand[0]), int(hand[1])), sleeve,
                          max(1, int(round(0.08 * ppm))), cv2.LINE_AA, sh)
                 cv2.circle(img, (int(hand[0]), int(hand[1])), int(0.045 * ppm * 16), SKIN, -1, cv2.LINE_AA, sh)
+                if p.hand_item:     # a product in the hand, seen from above: a box in the product's colour
+                    half = int(ITEM_HALF_M * ppm * 16)
+                    cv2.rectangle(img, (int(hand[0]) - half, int(hand[1]) - half),
+                                  (int(hand[0]) + half, int(hand[1]) + half), product_colour(p.hand_item), -1,
+                                  cv2.LINE_AA, sh)
             cv2.circle(img, (int(c[0]), int(c[1])), int(0.1 * ppm * 16), p.hair, -1, cv2.LINE_AA, sh)

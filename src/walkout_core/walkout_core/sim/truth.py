@@ -23,7 +23,8 @@ def persons_msg(types: Any, world: World, t: float) -> Any:
         persons.append(types['walkout_msgs/msg/TruthPerson'](
             person_id=p.id, is_staff=p.staff, inside=True, position=_point(types, p.pos),
             reaching=p.reaching,
-            reach_point=_point(types, p.hand, p.hand_z) if p.hand is not None else _point(types, (0.0, 0.0))))
+            reach_point=_point(types, p.hand, p.hand_z) if p.hand is not None else _point(types, (0.0, 0.0)),
+            hand_item_id=p.hand_item if p.hand is not None else ''))
     return types['walkout_msgs/msg/TruthPersonArray'](header=header(t), persons=persons)
 
 

@@ -43,6 +43,7 @@ SETTLE_S = 0.8            # [s] the lane weight settles this long after the last
 HANDOVER_HOLD_S = 1.3     # [s] both hands at the meeting point
 HANDOVER_CLEAR_M = 1.15   # [m] meeting point distance from any shelf footprint (>= 0.8 m + margin)
 HANDOVER_GAP_M = 0.36     # [m] each body from the meeting point
+HANDOVER_TAKE_DELAY_S = 0.3  # [s] the receiver reaches this long after the giver holds the item out
 WAIT_GIVE_UP_S = 3.0      # [s] a walker blocked this long walks on (squeezes past)
 DETOUR_EXTRA_M = 2.0      # [m] a detour may be at most this much (+50 %) longer than the straight line
 DETOUR_RETRY_S = 1.5      # [s] between two detour searches of one walker
@@ -103,6 +104,7 @@ class Person:
     inside: bool = True
     hand: np.ndarray | None = None     # reach point (x, y) when reaching
     hand_z: float = 1.0
+    hand_item: str = ''                # product held in the reaching hand ('' = empty hand), drawn at the hand
     basket: list[Item] = field(default_factory=list)
     paid: bool = False
     spec: PersonSpec | None = None
@@ -549,26 +551,37 @@ class World:
             yield
 
     def _reach(self, p: Person, target: np.ndarray, z: float, hold_s: float,
-               on_touch: Callable[[float], None]) -> Iterator[None]:
+               on_touch: Callable[[float], None], carry_out: str = '', carry_hold: bool = False,
+               carry_back: Callable[[], str] | None = None, delay_s: float = 0.0) -> Iterator[None]:
+        """Arm out to ``target`` (after ``delay_s``), touch, hold, arm back. The hand shows ``carry_out`` on
+        the way out (and during the hold with ``carry_hold``) and what ``carry_back()`` returns on the way
+        back."""
+        for _ in range(self._ticks(delay_s)):
+            yield
         target = np.asarray(target[:2], float)
         d = target - p.pos
         u = d / max(1e-6, float(np.linalg.norm(d)))
         p.heading = math.atan2(u[1], u[0])
         p.hand_z = z
         n_out = self._ticks(REACH_OUT_S)
+        p.hand_item = carry_out
         for k in range(1, n_out + 1):
             shoulder = p.pos + u * p.radius * 0.5
             p.hand = shoulder + (target - shoulder) * (k / n_out)
             yield
         on_touch(self.t)
+        if not carry_hold:
+            p.hand_item = ''
         for _ in range(self._ticks(hold_s)):
             yield
+        p.hand_item = carry_back() if carry_back is not None else ''
         n_back = self._ticks(REACH_BACK_S)
         for k in range(n_back - 1, 0, -1):
             shoulder = p.pos + u * p.radius * 0.5
             p.hand = shoulder + (target - shoulder) * (k / n_back)
             yield
         p.hand = None
+        p.hand_item = ''
 
     def _lane_target(self, shelf_id: str, lane: int) -> tuple[np.ndarray, float]:
         s = self.layout.shelf(shelf_id)
@@ -594,7 +607,9 @@ class World:
                 self.stock_changed.add((step.shelf, step.lane))
                 self._event(TruthEventRec(t, t_lift + SETTLE_S, KIND_PICK, p.id, 0, step.shelf, step.lane,
                                           taken[0].product_id, len(taken), delta))
-            yield from self._reach(p, target, z, REACH_HOLD_S + 0.3 * (q - 1), touch)
+            n_before = len(p.basket)
+            yield from self._reach(p, target, z, REACH_HOLD_S + 0.3 * (q - 1), touch,
+                                   carry_back=lambda n=n_before: p.basket[-1].product_id if len(p.basket) > n else '')
             for _ in range(self._ticks(self.rng.uniform(0.3, 0.8))):
                 yield
 
@@ -619,7 +634,9 @@ class World:
             kind = KIND_PUT_BACK if item.product_id == lane_pid else KIND_PUT_MISPLACED
             self._event(TruthEventRec(t, t_put + SETTLE_S, kind, p.id, 0, step.shelf, step.lane,
                                       item.product_id, 1, item.weight_g))
-        yield from self._reach(p, target, z, REACH_HOLD_S, touch)
+        same = [i for i in p.basket if i.product_id == lane_pid]
+        yield from self._reach(p, target, z, REACH_HOLD_S, touch,
+                               carry_out=(same[-1] if same else p.basket[-1]).product_id)
 
     def _restock(self, p: Person, step: Step) -> Iterator[None]:
         yield from self._go_to_lane(p, step)
@@ -644,7 +661,7 @@ class World:
             self.stock_changed.add((step.shelf, step.lane))
             self._event(TruthEventRec(t, steps[-1][0] + SETTLE_S, KIND_RESTOCK, p.id, 0, step.shelf, step.lane,
                                       prod.id, n, sum(i.weight_g for i in items)))
-        yield from self._reach(p, target, z, REACH_HOLD_S + interval * n, touch)
+        yield from self._reach(p, target, z, REACH_HOLD_S + interval * n, touch, carry_out=prod.id)
 
     # -- handover
     def _rendezvous(self, p: Person, giver: int, receiver: int) -> Iterator[None]:
@@ -685,6 +702,7 @@ class World:
         if r['cancel']:
             return
         hand = r['mp'] + sign * r['u'] * 0.05
+        giving = self.people[giver].basket[-1].product_id if self.people[giver].basket else ''
 
         def touch(t: float) -> None:
             if p.id != giver:
@@ -694,7 +712,12 @@ class World:
             rec.basket.append(item)
             self._event(TruthEventRec(t, t + HANDOVER_HOLD_S, KIND_HANDOVER, giver, receiver, '', -1,
                                       item.product_id, 1, 0.0))
-        yield from self._reach(p, hand, 1.0, HANDOVER_HOLD_S, touch)
+        # the giver holds the item out; the receiver reaches for it a moment later and takes it back
+        if p.id == giver:
+            yield from self._reach(p, hand, 1.0, HANDOVER_HOLD_S, touch, carry_out=giving, carry_hold=True)
+        else:
+            yield from self._reach(p, hand, 1.0, HANDOVER_HOLD_S - HANDOVER_TAKE_DELAY_S, touch,
+                                   carry_back=lambda: giving, delay_s=HANDOVER_TAKE_DELAY_S)
 
     def _handover(self, p: Person, step: Step) -> Iterator[None]:
         if not p.basket:

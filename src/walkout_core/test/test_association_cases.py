@@ -393,3 +393,12 @@ def test_handover_inside_a_checkout_zone_follows_the_parameter():
 
     assert len(changes(CFG)) == 2
     assert changes(dataclasses.replace(CFG, handover_in_checkout_zones=False)) == []
+
+
+def test_a_hand_on_the_other_persons_body_is_no_handover():
+    # the detector gives 1 a "hand" on 2's body (two people merged in one blob): not a hand held out
+    s = Script(rate_hz=5.0).avatar(1, (0, (1.4, 5.0)), (12, (1.4, 5.0)), (14, (3.0, 4.3)), (30, (3.0, 4.3)))
+    s.avatar(2, (0, (4.0, 3.0)), (13, (4.0, 3.0)), (15, (3.45, 4.3)), (30, (3.45, 4.3)))
+    s.reach(1, 4.6, 5.5, front(0)).reach(1, 16.0, 17.6, (3.5, 4.3))
+    _, ch = run(s, [shelf_event(LAYOUT, 'a', 5.0, S1, 0)], t1=35.0)
+    assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]

@@ -68,6 +68,9 @@ class AssociationConfig:
     handover_reach_body_dist_m: float = param(0.45, 'm', 'when only one hand is seen: it meets the other person '
                                               'if this near their body (0 = both hands needed)', min_value=0.0,
                                               max_value=2.0)
+    handover_hand_min_body_dist_m: float = param(0.2, 'm', 'when only one hand is seen: at least this far from the '
+                                                 'other person\'s body centre (a "hand" on their body is two people '
+                                                 'merged in one blob)', min_value=0.0, max_value=2.0)
     handover_off_line_m: float = param(0.2, 'm', 'when only one hand is seen: at most this far off the line '
                                        'between the two bodies', min_value=0.0, max_value=2.0)
     handover_body_dist_m: float = param(1.2, 'm', 'two people stand at most this far apart (body to body) for a '

@@ -87,8 +87,9 @@ class HandoverDetector:
         hand, other = (ha, b) if ha is not None else (hb, a)
         if hand is None or cfg.handover_reach_body_dist_m <= 0:
             return None
-        if np.hypot(hand.reach_x - other.x, hand.reach_y - other.y) > cfg.handover_reach_body_dist_m:
-            return None
+        to_other = float(np.hypot(hand.reach_x - other.x, hand.reach_y - other.y))
+        if to_other > cfg.handover_reach_body_dist_m or to_other < cfg.handover_hand_min_body_dist_m:
+            return None     # too far to reach them, or on their body (two people merged in one blob)
         # the hand must be on the way from its owner to the other person, not beside them
         body = np.array([hand.x, hand.y])
         ab = np.array([other.x, other.y]) - body

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bagfixtures import write_bag
-from walkout_bringup.evaluate import KEYS, STAGE_KEYS, ReplayResult, guess_layout, read_truth, score
+from walkout_bringup.evaluate import KEYS, STAGE_KEYS, ReplayResult, guess_layout, pool_suite, read_truth, score
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -70,3 +70,19 @@ def test_a_failing_stage_gives_nulls(monkeypatch):
     figures, notes = score(_result(), {'/truth/events': [object()], '/truth/persons': [], '/truth/baskets': []})
     assert all(figures[k] is None for k in STAGE_KEYS['shelf'])
     assert 'boom' in notes['shelf']
+
+
+def test_suite_pools_basket_figures_over_shoppers_items_and_events():
+    small = {'basket_exact_accuracy': 1.0, 'shoppers': 2, 'shoppers_exact': 2, 'item_precision': 1.0,
+             'item_recall': 1.0, 'items_matched': 4, 'items_predicted': 4, 'items_true': 4, 'review_rate': 0.0,
+             'events_decided': 5, 'events_reviewed': 0, 'mota': 1.0}
+    crowd = {'basket_exact_accuracy': 0.5, 'shoppers': 20, 'shoppers_exact': 10, 'item_precision': 0.5,
+             'item_recall': 0.25, 'items_matched': 10, 'items_predicted': 20, 'items_true': 40, 'review_rate': 0.2,
+             'events_decided': 45, 'events_reviewed': 9, 'mota': 0.5}
+    dead = {k: None for k in KEYS}
+    o = pool_suite({'small': small, 'crowd': crowd, 'dead': dead})
+    assert o['basket_exact_accuracy'] == pytest.approx(12 / 22) and o['shoppers'] == 22
+    assert o['item_precision'] == pytest.approx(14 / 24) and o['item_recall'] == pytest.approx(14 / 44)
+    assert o['review_rate'] == pytest.approx(9 / 50)
+    assert o['item_precision_mean_of_scenarios'] == pytest.approx(0.75) and o['mota'] == pytest.approx(0.75)
+    assert pool_suite({'dead': dead})['item_recall'] is None

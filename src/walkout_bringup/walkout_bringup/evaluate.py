@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ['STAGE_KEYS', 'KEYS', 'guess_layout', 'read_truth', 'ReplayResult', 'replay', 'score', 'evaluate_bag',
-           'main']
+__all__ = ['STAGE_KEYS', 'KEYS', 'pool_suite', 'guess_layout', 'read_truth', 'ReplayResult', 'replay', 'score',
+           'evaluate_bag', 'main']
 
 _LOG = logging.getLogger('walkout.eval')
 
@@ -701,13 +701,25 @@ def run_suite(include_stress: bool, bags_dir: Path, kw: dict[str, Any], jobs: in
             print(f'== scenario {name}\n{text}')
             print(json.dumps({'scenario': name, **figures}), flush=True)
             per[name] = figures
-    overall: dict[str, Any] = {k: _mean([p.get(k) for p in per.values()]) for k in KEYS}
-    # exact-basket accuracy over the suite counts shoppers, not scenarios
-    n = sum(int(p.get('shoppers') or 0) for p in per.values())
-    overall['basket_exact_accuracy_mean_of_scenarios'] = overall.get('basket_exact_accuracy')
-    overall['basket_exact_accuracy'] = (sum(int(p.get('shoppers_exact') or 0) for p in per.values()) / n) if n else None
-    overall['shoppers'] = n
+    overall = pool_suite(per)
     overall['scenarios'] = per
+    return overall
+
+
+def pool_suite(per: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The suite's overall figures from each scenario's: means of the rates, except the basket figures,
+    which count shoppers, items and events over the whole suite (the means of the scenarios' rates are
+    kept as ``*_mean_of_scenarios``)."""
+    overall: dict[str, Any] = {k: _mean([p.get(k) for p in per.values()]) for k in KEYS}
+    pooled = {'basket_exact_accuracy': ('shoppers_exact', 'shoppers'),
+              'item_precision': ('items_matched', 'items_predicted'),
+              'item_recall': ('items_matched', 'items_true'),
+              'review_rate': ('events_reviewed', 'events_decided')}
+    for key, (num, den) in pooled.items():
+        total = sum(int(p.get(den) or 0) for p in per.values())
+        overall[f'{key}_mean_of_scenarios'] = overall.get(key)
+        overall[key] = sum(int(p.get(num) or 0) for p in per.values()) / total if total else None
+    overall['shoppers'] = sum(int(p.get('shoppers') or 0) for p in per.values())
     return overall
 
 

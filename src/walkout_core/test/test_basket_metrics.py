@@ -68,6 +68,7 @@ def test_nothing_to_score_gives_none():
     m = basket_metrics([], [], [], [], [], [], [])
     rates = {'basket_exact_accuracy', 'item_precision', 'item_recall', 'review_rate',
              'receipt_latency_p50_s', 'receipt_latency_p95_s'}
-    assert set(m) == rates | {'shoppers', 'shoppers_exact'}
+    assert set(m) == rates | {'shoppers', 'shoppers_exact', 'items_matched', 'items_predicted', 'items_true',
+                              'events_decided', 'events_reviewed'}
     assert all(m[k] is None for k in rates)
     assert m['shoppers'] == 0 and m['shoppers_exact'] == 0

@@ -92,6 +92,12 @@ def basket_metrics(truth_baskets: Iterable[Any], truth_events: Iterable[Any], tr
         'item_precision': tp / n_pred if n_pred else None,
         'item_recall': tp / n_true if n_true else None,
         'review_rate': sum(decided.values()) / len(decided) if decided else None,
+        # the counts behind the rates, so that a suite pools them over shoppers and events
+        'items_matched': tp,
+        'items_predicted': n_pred,
+        'items_true': n_true,
+        'events_decided': len(decided),
+        'events_reviewed': sum(decided.values()),
         'receipt_latency_p50_s': _percentile(lat, 50),
         'receipt_latency_p95_s': _percentile(lat, 95),
     }

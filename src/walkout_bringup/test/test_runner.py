@@ -110,3 +110,15 @@ def test_replay_gives_the_same_outputs_at_any_step_and_speed(tmp_path):
     assert _summary(fine) == _summary(coarse) == _summary(paced)
     assert _summary(fine)[1] == {'p001': 5}
     assert fine.cpu_s.get('shelf_event_node', 0.0) > 0.0
+
+
+@pytest.mark.skipif(bool(_real_nodes_missing()), reason=f'real nodes not written yet: {_real_nodes_missing()}')
+@pytest.mark.skipif(_demo_bag() is None, reason='no simulator bag yet (bags/demo_small)')
+def test_demo_bag_every_basket_is_exact_through_the_real_graph():
+    """The committed demo (a put-back, a handover between two shoppers, a beer) gives every shopper the
+    basket the simulator's truth says, replayed through the real nodes."""
+    from walkout_bringup.evaluate import evaluate_bag
+    figures, text, _ = evaluate_bag(_demo_bag())
+    assert figures['shoppers'] == 4
+    assert figures['shoppers_exact'] == figures['shoppers'], text
+    assert figures['review_rate'] == 0.0

@@ -734,8 +734,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--rate', type=float, default=0.0, help='replay speed (0 = as fast as the graph keeps up)')
     ap.add_argument('--max-lag', type=float, default=0.5, help='bag seconds the player may run ahead of the tracker')
     ap.add_argument('--processes', action='store_true', help='one process per node')
-    ap.add_argument('--executor', choices=('multi', 'single'), default='multi',
-                    help='executor when not in lock step (--rate > 0)')
+    ap.add_argument('--executor', choices=('multi', 'single'), default='single',
+                    help='executor when not in lock step (--rate > 0); multi: rclpy\'s MultiThreadedExecutor '
+                         '(Jazzy: callbacks late by seconds under load, ros2/rclpy#1452)')
     ap.add_argument('--chunk', type=float, default=0.1, help='lock step: bag seconds per step')
     ap.add_argument('--workers', type=int, default=None,
                     help='lock step: threads for the detection nodes (default: one per core)')

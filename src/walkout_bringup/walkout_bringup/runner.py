@@ -2,7 +2,9 @@
 
 The node list comes from :func:`walkout_bringup.graph.node_list` (the same one the launch
 file uses). In one process (default) every node is ``walkout_nodes.<executable>.NODE_CLASS(
-node_name=..., parameter_overrides=[...])`` in one ``MultiThreadedExecutor``; with
+node_name=..., parameter_overrides=[...])`` in one executor (``--executor single``, the default,
+or ``multi``: rclpy's Jazzy ``MultiThreadedExecutor`` re-submits callbacks still queued in its pool,
+ros2/rclpy#1452, fixed upstream by #1547, and under load delays callbacks by seconds); with
 ``--processes`` each node runs in a process of its own (``python -m walkout_bringup.runner
 --single <json>``), which uses every core. With ``--bag`` a bag player feeds the graph.
 Ctrl-C or SIGTERM stops everything cleanly.
@@ -108,7 +110,7 @@ class InProcessGraph:
     """Every node of ``specs`` in this process, one executor spinning in a background thread."""
 
     def __init__(self, specs: list[NodeSpec], *, context: Any = None, num_threads: int | None = None,
-                 strict: bool = False, executor: str = 'multi', node_kwargs: dict[str, Any] | None = None):
+                 strict: bool = False, executor: str = 'single', node_kwargs: dict[str, Any] | None = None):
         import rclpy
         from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
         self.specs = specs
@@ -336,7 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--rate', type=float, default=1.0, help='bag playback speed (0 = as fast as possible)')
     ap.add_argument('--processes', action='store_true', help='one process per node (uses every core)')
     ap.add_argument('--cameras-per-detection-node', type=int, default=1)
-    ap.add_argument('--executor', choices=('multi', 'single'), default='multi')
+    ap.add_argument('--executor', choices=('multi', 'single'), default='single',
+                    help='one process: single-threaded executor (default) or rclpy\'s MultiThreadedExecutor '
+                         '(Jazzy: callbacks late by seconds under load, ros2/rclpy#1452)')
     ap.add_argument('--list', action='store_true', help='print the node list and exit')
     ap.add_argument('--duration', type=float, default=0.0, help='stop after this many wall seconds (0 = never)')
     ap.add_argument('--keep-running', action='store_true', help='with --bag: keep the graph running after the bag')

@@ -9,7 +9,9 @@ nodes can run with ``use_sim_time``. ``/truth/*`` is skipped unless asked for
 (e.g. ``/tracking/avatars``), the player reads the ``header.stamp`` of what the graph
 publishes there and never gets more than ``max_lag_s`` of bag time ahead of it
 (unless the graph stays silent for ``stall_timeout_s`` of wall time). Together with
-reliable, deep queues this keeps the replay lossless at any speed.
+reliable, deep queues this keeps the replay lossless at any speed. The progress topics are
+heard on a hidden node spun by a thread of the player's own, so the wait never depends on the
+executor that spins the player (see :class:`_ProgressListener`).
 
 Errors (missing, corrupt or truncated bag, unknown message type, topic not in the
 bag) raise :class:`BagError` with a message that names the bag and the problem.
@@ -31,16 +33,17 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
+from rclpy.task import Future
 
 from rosgraph_msgs.msg import Clock
 from walkout_core.config import param, validate
 from walkout_nodes.common import EVENT_QOS, LATCHED_QOS, declare_config, sensor_qos, split_ros_args
 
-__all__ = ['BagPlayerConfig', 'BagPlayer', 'BagError', 'BagSource', 'Pacer', 'message_class', 'header_stamp_ns',
-           'qos_for_topic', 'NODE_CLASS', 'main']
+__all__ = ['BagPlayerConfig', 'BagPlayer', 'BagError', 'BagSource', 'GraphProgress', 'Pacer', 'message_class',
+           'header_stamp_ns', 'qos_for_topic', 'NODE_CLASS', 'main']
 
 
 class BagError(RuntimeError):
@@ -59,7 +62,8 @@ class BagPlayerConfig:
     reliable_sensors: bool = param(True, '-', 'publish sensor topics reliable (replay for scoring) or best effort')
     start_offset_s: float = param(0.0, 's', 'skip this much of the bag at its start', min_value=0.0, max_value=1e7)
     wait_for_subscribers_s: float = param(0.0, 's', 'wait up to this long (wall) until every played topic has a '
-                                          'subscriber', min_value=0.0, max_value=600.0)
+                                          'subscriber and every progress topic a publisher',
+                                          min_value=0.0, max_value=600.0)
     progress_topics: list = param([''], '-', 'graph outputs whose header.stamp shows how far the graph got')
     max_lag_s: float = param(1.0, 's', 'bag time the player may run ahead of the progress topics',
                              min_value=0.0, max_value=3600.0)
@@ -221,6 +225,131 @@ class BagSource:
             pass
 
 
+class GraphProgress:
+    """How far the graph got (the least ``header.stamp`` over the progress topics heard) and the wait for it.
+
+    ``on_message`` runs in the subscription callbacks and wakes ``wait`` (the player thread) at once;
+    ``wake`` makes ``wait`` look at its stop event. No ROS in here.
+    """
+
+    def __init__(self, max_lag_s: float, stall_timeout_s: float):
+        self.max_lag_s = max_lag_s
+        self.stall_timeout_s = stall_timeout_s
+        self._stamps: dict[str, int] = {}
+        self._heard_wall = time.monotonic()
+        self._changed = threading.Condition()
+
+    def on_message(self, topic: str, data: bytes) -> None:
+        """A serialized progress message (CDR, starting with a Header) arrived on ``topic``."""
+        stamp = header_stamp_ns(data)
+        if stamp is None:
+            return
+        with self._changed:
+            if stamp > self._stamps.get(topic, -1):
+                self._stamps[topic] = stamp
+                self._heard_wall = time.monotonic()
+                self._changed.notify_all()
+
+    def time_ns(self) -> int | None:
+        """The least stamp reached by the progress topics heard so far (None before any)."""
+        with self._changed:
+            return self._time_ns()
+
+    def _time_ns(self) -> int | None:
+        return min(self._stamps.values()) if self._stamps else None
+
+    def wake(self) -> None:
+        """Wake ``wait`` so that it sees its stop event."""
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait(self, t_ns: int, first_ns: int | None, started_wall: float, stop: threading.Event) -> None:
+        """Block until a message of bag time ``t_ns`` may go out, or ``stop`` is set.
+
+        ``first_ns`` is the bag time of the first message played, ``started_wall`` when playing started.
+        """
+        with self._changed:
+            while not stop.is_set():
+                wait_s = self._wait_s(t_ns, first_ns, started_wall)
+                if wait_s <= 0.0:
+                    return
+                self._changed.wait(wait_s)
+
+    def _wait_s(self, t_ns: int, first_ns: int | None, started_wall: float) -> float:
+        """Wall seconds the message has yet to wait (<= 0: send it); the caller holds the lock.
+
+        A message more than ``max_lag_s`` ahead of the graph waits until the graph has been silent
+        for ``stall_timeout_s`` (since its last output, or since playing started); before anything
+        is heard, the first ``max_lag_s`` of the bag go through.
+        """
+        lag_ns = int(self.max_lag_s * 1e9)
+        g = self._time_ns()
+        if g is None:
+            ahead = first_ns is not None and t_ns - first_ns > lag_ns
+        else:
+            ahead = t_ns - g > lag_ns
+        if not ahead:
+            return 0.0
+        return max(self._heard_wall, started_wall) + self.stall_timeout_s - time.monotonic()
+
+
+class _WakingEvent(threading.Event):
+    """An Event whose ``set()`` also calls ``on_set`` (to wake waits on other conditions at once)."""
+
+    def __init__(self, on_set: Callable[[], None]):
+        super().__init__()
+        self._on_set = on_set
+
+    def set(self) -> None:
+        super().set()
+        self._on_set()
+
+
+class _ProgressListener:
+    """The progress subscriptions, on a hidden node of their own spun by a thread of their own.
+
+    They must not depend on the executor that spins the player and the graph: rclpy's (Jazzy)
+    ``MultiThreadedExecutor`` hands a callback that still waits in its thread pool out again and
+    again (ros2/rclpy#1452, fixed upstream by ros2/rclpy#1547); the spinning thread then hogs the GIL
+    and callbacks of that executor run up to seconds late, so progress that the graph published
+    would reach the player late and hold it back for nothing.
+    """
+
+    def __init__(self, owner: Node, classes: dict[str, type], on_progress: Callable[[str, bytes], None]):
+        self._log = owner.get_logger()
+        self.node = Node(f'_{owner.get_name()}_progress', namespace=owner.get_namespace(), context=owner.context,
+                         start_parameter_services=False)
+        self._subs = {topic: self.node.create_subscription(cls, topic, lambda data, t=topic: on_progress(t, data),
+                                                           qos_for_topic(topic, True), raw=True)
+                      for topic, cls in sorted(classes.items())}
+        self._executor = SingleThreadedExecutor(context=owner.context)
+        self._executor.add_node(self.node)
+        self._closed = Future()
+        self._thread = threading.Thread(target=self._spin, name=f'{owner.get_name()}_progress', daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while not self._closed.done() and self._executor.context.ok():
+            try:
+                self._executor.spin_until_future_complete(self._closed)
+            except ExternalShutdownException:
+                return
+            except Exception as exc:  # noqa: BLE001 - one bad message must not deafen the player
+                self._log.error(f'progress callback failed: {type(exc).__name__}: {exc}')
+
+    def topics_without_publisher(self) -> list[str]:
+        """Progress topics whose publishers this node has not matched yet (their output would be lost)."""
+        return sorted(t for t, sub in self._subs.items() if sub.get_publisher_count() == 0)
+
+    def close(self) -> None:
+        """Stop the thread (at once: completing the future wakes the executor) and destroy the node."""
+        if not self._closed.done():
+            self._closed.set_result(None)
+        self._thread.join(timeout=5.0)
+        self._executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+
+
 # --------------------------------------------------------------------------- node
 class BagPlayer(Node):
     """Publishes a bag's serialized messages; ``start()`` plays it in a background thread."""
@@ -234,12 +363,12 @@ class BagPlayer(Node):
             self._pubs[topic] = self.create_publisher(message_class(msgtype), topic,
                                                       qos_for_topic(topic, self.cfg.reliable_sensors))
         self._clock_pub = self.create_publisher(Clock, '/clock', 10) if self.cfg.publish_clock else None
-        self._progress: dict[str, int] = {}
-        self._progress_wall = time.monotonic()
-        self._lock = threading.Lock()
-        for topic in (t for t in self.cfg.progress_topics if t):
-            self._subscribe_progress(topic)
-        self.stop_event = threading.Event()
+        self._graph = GraphProgress(self.cfg.max_lag_s, self.cfg.stall_timeout_s)
+        self.stop_event: threading.Event = _WakingEvent(self._graph.wake)
+        self._progress_listener: _ProgressListener | None = None
+        progress_classes = {t: self._progress_class(t) for t in self.cfg.progress_topics if t}
+        if progress_classes:
+            self._progress_listener = _ProgressListener(self, progress_classes, self._on_progress)
         self.done = threading.Event()
         self.error: BaseException | None = None
         self.published = 0
@@ -270,46 +399,24 @@ class BagPlayer(Node):
         return SetParametersResult(successful=True)
 
     # -- graph progress
-    def _subscribe_progress(self, topic: str) -> None:
+    def _progress_class(self, topic: str) -> type:
         msgtype = self.source.types.get(topic) or _known_type(topic)
         if msgtype is None:
             raise BagError(f'progress topic {topic!r}: unknown message type (not in the bag nor in {KNOWN_TYPES})')
-        qos = qos_for_topic(topic, True)
-        self.create_subscription(message_class(msgtype), topic, lambda data, t=topic: self._on_progress(t, data),
-                                 qos, raw=True)
+        return message_class(msgtype)
 
     def _on_progress(self, topic: str, data: bytes) -> None:
-        stamp = header_stamp_ns(data)
-        if stamp is None:
-            return
-        with self._lock:
-            if stamp > self._progress.get(topic, -1):
-                self._progress[topic] = stamp
-                self._progress_wall = time.monotonic()
+        self._graph.on_message(topic, data)
 
     def graph_time_ns(self) -> int | None:
         """The least stamp reached by the progress topics heard so far (None before any)."""
-        with self._lock:
-            return min(self._progress.values()) if self._progress else None
+        return self._graph.time_ns()
 
     def _wait_for_graph(self, t_ns: int) -> None:
         if not self._progress_topics_set:
             return
-        lag_ns = int(self.cfg.max_lag_s * 1e9)
         t0 = time.monotonic()
-        while not self.stop_event.is_set():
-            g = self.graph_time_ns()
-            with self._lock:
-                # silent since its last output (or since playing started): the graph is not held to it
-                silent = time.monotonic() - max(self._progress_wall, self.wall_started or t0) \
-                    > self.cfg.stall_timeout_s
-            if g is None:
-                # nothing heard yet: let the first max_lag_s of the bag through
-                if self._first_ns is None or t_ns - self._first_ns <= lag_ns or silent:
-                    break
-            elif t_ns - g <= lag_ns or silent:
-                break
-            self.stop_event.wait(0.002)
+        self._graph.wait(t_ns, self._first_ns, self.wall_started or t0, self.stop_event)
         self.waited_for_graph_s += time.monotonic() - t0
 
     @property
@@ -318,13 +425,23 @@ class BagPlayer(Node):
 
     # -- playing
     def wait_for_subscribers(self, timeout_s: float) -> list[str]:
-        """Wait until every played topic has a subscriber; returns the topics still without one."""
+        """Wait until every played topic has a subscriber and every progress topic a publisher.
+
+        Returns the topics still unconnected. (Output of the graph published before its progress
+        topic is matched is lost, and a graph that only answers input would then stay silent.)
+        """
         deadline = time.monotonic() + timeout_s
         while True:
-            lonely = sorted(t for t, p in self._pubs.items() if p.get_subscription_count() == 0)
+            lonely = self._unconnected_topics()
             if not lonely or time.monotonic() >= deadline or self.stop_event.is_set():
                 return lonely
             time.sleep(0.05)
+
+    def _unconnected_topics(self) -> list[str]:
+        lonely = [t for t, p in self._pubs.items() if p.get_subscription_count() == 0]
+        if self._progress_listener is not None:
+            lonely += self._progress_listener.topics_without_publisher()
+        return sorted(lonely)
 
     def start(self) -> None:
         if self._thread is None:
@@ -341,7 +458,8 @@ class BagPlayer(Node):
             if self.cfg.wait_for_subscribers_s > 0:
                 lonely = self.wait_for_subscribers(self.cfg.wait_for_subscribers_s)
                 if lonely:
-                    self.get_logger().warning(f'playing although nobody subscribes to {lonely}')
+                    self.get_logger().warning(f'playing although {lonely} are not connected (played topics '
+                                              f'without subscriber, progress topics without publisher)')
             self.wall_started = time.monotonic()
             while True:
                 self.play_once()
@@ -366,6 +484,8 @@ class BagPlayer(Node):
             pacer.rate = self.cfg.rate
             self._wait_for_graph(t_ns)
             pacer.wait(t_ns, self.stop_event)
+            if self.stop_event.is_set():        # stopped while held back: the message stays unsent
+                return
             self.publish(topic, t_ns, data)
 
     def publish(self, topic: str, t_ns: int, data: bytes) -> None:
@@ -403,6 +523,8 @@ class BagPlayer(Node):
 
     def destroy_node(self) -> None:
         self.stop_event.set()
+        if self._progress_listener is not None:
+            self._progress_listener.close()
         self.source.close()
         super().destroy_node()
 
@@ -466,7 +588,8 @@ def main(argv: list[str] | None = None) -> int:
         except (BagError, ValueError) as exc:
             print(f'walkout play: {exc}', file=sys.stderr)
             return 2
-        ex = MultiThreadedExecutor(num_threads=2)
+        # the player's own callbacks are parameter requests only (progress has a thread of its own)
+        ex = SingleThreadedExecutor()
         ex.add_node(node)
         node.start()
         while rclpy.ok() and not (node.done.is_set() and node.cfg.shutdown_when_done):

@@ -86,3 +86,33 @@ def test_suite_pools_basket_figures_over_shoppers_items_and_events():
     assert o['review_rate'] == pytest.approx(9 / 50)
     assert o['item_precision_mean_of_scenarios'] == pytest.approx(0.75) and o['mota'] == pytest.approx(0.75)
     assert pool_suite({'dead': dead})['item_recall'] is None
+
+
+def test_seeds_are_simulated_once_scored_each_and_pooled(tmp_path, monkeypatch, capsys):
+    from walkout_bringup import evaluate
+    sims = []
+
+    def fake_sim(cmd, check):
+        out = Path(cmd[cmd.index('--out') + 1])
+        out.mkdir(parents=True)
+        (out / 'metadata.yaml').write_text('rosbag2_bagfile_information: {}\n')
+        sims.append(cmd[cmd.index('--seed') + 1])
+
+    def fake_eval(bag, **kw):
+        seed = int(str(bag).rsplit('seed', 1)[1])
+        return {'shoppers': 10, 'shoppers_exact': seed, 'basket_exact_accuracy': seed / 10}, f'report {seed}', None
+
+    monkeypatch.setattr(evaluate.subprocess, 'run', fake_sim)
+    monkeypatch.setattr(evaluate, 'evaluate_bag', fake_eval)
+    o = evaluate.run_seeds('flash_20_shoppers', [3, 5], tmp_path, {}, jobs=1)
+    assert sims == ['3', '5'] and set(o['seeds']) == {'3', '5'} and o['scenario'] == 'flash_20_shoppers'
+    assert o['basket_exact_accuracy'] == pytest.approx(8 / 20) and o['shoppers'] == 20
+    assert evaluate.run_seeds('flash_20_shoppers', [5], tmp_path, {}, jobs=1)['shoppers'] == 10
+    assert sims == ['3', '5']                                  # the bag of seed 5 is reused
+    assert '"seed": "3"' in capsys.readouterr().out
+
+
+def test_seeds_need_a_scenario():
+    from walkout_bringup.evaluate import main
+    with pytest.raises(SystemExit):
+        main(['--seeds', '1,2'])

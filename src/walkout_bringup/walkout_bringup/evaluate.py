@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 __all__ = ['STAGE_KEYS', 'KEYS', 'pool_suite', 'guess_layout', 'read_truth', 'ReplayResult', 'replay', 'score',
-           'evaluate_bag', 'main']
+           'evaluate_bag', 'run_suite', 'run_seeds', 'main']
 
 _LOG = logging.getLogger('walkout.eval')
 
@@ -666,44 +666,77 @@ def _eval_in_subprocess(bag: Path, kw: dict[str, Any], domain_id: int) -> tuple[
 
 def run_suite(include_stress: bool, bags_dir: Path, kw: dict[str, Any], jobs: int = 1) -> dict[str, Any]:
     """Every scenario's figures (``jobs`` > 1: that many replays at once, each in its own process
-    and ROS domain) and their mean over the scenarios; bags are generated first where missing."""
-    from concurrent.futures import ThreadPoolExecutor
+    and ROS domain) and their pooled overall figures; bags are generated first where missing."""
     log = _LOG.warning
-    names = [n for n, _ in scenarios(include_stress)]
     bags: dict[str, Path | None] = {}
-    for name in names:
+    for name, _ in scenarios(include_stress):
         try:
             bags[name] = bag_for(name, bags_dir, log)
         except Exception as exc:  # noqa: BLE001 - a scenario the simulator cannot make is reported
             log(f'eval: scenario {name}: no bag: {exc}')
             bags[name] = None
-    base_domain = int(os.environ.get('ROS_DOMAIN_ID', '0') or 0)
-
-    def one(i_name: tuple[int, str]) -> tuple[str, dict[str, Any] | None, str]:
-        i, name = i_name
-        if bags[name] is None:
-            return name, None, 'no bag'
-        try:
-            if jobs > 1:
-                figures, text = _eval_in_subprocess(bags[name], kw, 100 + (base_domain + 1 + i) % 130)
-            else:
-                figures, text, _ = evaluate_bag(bags[name], **kw)
-        except Exception as exc:  # noqa: BLE001 - one scenario's failure is reported, the suite goes on
-            return name, None, f'{type(exc).__name__}: {exc}'
-        return name, figures, text
-    per: dict[str, dict[str, Any]] = {}
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for name, figures, text in pool.map(one, enumerate(names)):
-            if figures is None:
-                print(f'== scenario {name}: failed: {text}', flush=True)
-                per[name] = {k: None for k in KEYS}
-                continue
-            print(f'== scenario {name}\n{text}')
-            print(json.dumps({'scenario': name, **figures}), flush=True)
-            per[name] = figures
+    per = _evaluate_many(bags, kw, jobs, 'scenario')
     overall = pool_suite(per)
     overall['scenarios'] = per
     return overall
+
+
+def run_seeds(name: str, seeds: list[int], bags_dir: Path, kw: dict[str, Any], jobs: int = 1) -> dict[str, Any]:
+    """One scenario simulated with each of ``seeds`` (bags cached as ``bags/generated/<name>_seed<S>``),
+    each replayed and scored, and their pooled figures: one crowded run of 20 shoppers is a noisy figure."""
+    log = _LOG.warning
+    bags: dict[str, Path | None] = {}
+    for seed in seeds:
+        out = bags_dir / 'generated' / f'{name}_seed{seed}'
+        if not (out / 'metadata.yaml').is_file():
+            log(f'eval: generating scenario {name} with seed {seed} into {out}')
+            out.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                subprocess.run([sys.executable, '-m', 'walkout_bringup.cli', 'sim', '--scenario', name, '--seed',
+                                str(seed), '--out', str(out)], check=True)
+            except (subprocess.CalledProcessError, OSError) as exc:
+                log(f'eval: scenario {name} seed {seed}: no bag: {exc}')
+                bags[str(seed)] = None
+                continue
+        bags[str(seed)] = out
+    per = _evaluate_many(bags, kw, jobs, 'seed')
+    overall = pool_suite(per)
+    overall['scenario'] = name
+    overall['seeds'] = per
+    return overall
+
+
+def _evaluate_many(bags: dict[str, Path | None], kw: dict[str, Any], jobs: int, label: str
+                   ) -> dict[str, dict[str, Any]]:
+    """Replay and score each bag (``jobs`` at once in processes of their own, each in its own ROS domain);
+    prints each report and JSON line (``{label: key, ...}``) as it comes."""
+    from concurrent.futures import ThreadPoolExecutor
+    base_domain = int(os.environ.get('ROS_DOMAIN_ID', '0') or 0)
+
+    def one(i_key: tuple[int, str]) -> tuple[str, dict[str, Any] | None, str]:
+        i, key = i_key
+        bag = bags[key]
+        if bag is None:
+            return key, None, 'no bag'
+        try:
+            if jobs > 1:
+                figures, text = _eval_in_subprocess(bag, kw, 100 + (base_domain + 1 + i) % 130)
+            else:
+                figures, text, _ = evaluate_bag(bag, **kw)
+        except Exception as exc:  # noqa: BLE001 - one bag's failure is reported, the others go on
+            return key, None, f'{type(exc).__name__}: {exc}'
+        return key, figures, text
+    per: dict[str, dict[str, Any]] = {}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for key, figures, text in pool.map(one, enumerate(bags)):
+            if figures is None:
+                print(f'== {label} {key}: failed: {text}', flush=True)
+                per[key] = {k: None for k in KEYS}
+                continue
+            print(f'== {label} {key}\n{text}')
+            print(json.dumps({label: key, **figures}), flush=True)
+            per[key] = figures
+    return per
 
 
 def pool_suite(per: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -729,8 +762,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--layout', help='layout name or path (default: from the bag)')
     ap.add_argument('--suite', action='store_true', help='every scenario of params/scenarios/')
     ap.add_argument('--include-stress', action='store_true', help='with --suite: also the stress scenarios')
+    ap.add_argument('--scenario', help='with --seeds: the scenario to simulate')
+    ap.add_argument('--seeds', help='comma-separated seeds: simulate --scenario with each, score each and pool them')
     ap.add_argument('--bags-dir', default=None, help='where suite bags live (default <repo>/bags)')
-    ap.add_argument('--jobs', '-j', type=int, default=1, help='with --suite: scenarios replayed at once')
+    ap.add_argument('--jobs', '-j', type=int, default=1, help='with --suite or --seeds: bags replayed at once')
     ap.add_argument('--rate', type=float, default=0.0, help='replay speed (0 = as fast as the graph keeps up)')
     ap.add_argument('--max-lag', type=float, default=0.5, help='bag seconds the player may run ahead of the tracker')
     ap.add_argument('--processes', action='store_true', help='one process per node')
@@ -749,8 +784,19 @@ def main(argv: list[str] | None = None) -> int:
                             jobs=ns.jobs)
         print(json.dumps(overall))
         return 0
+    if ns.seeds or ns.scenario:
+        if not (ns.seeds and ns.scenario):
+            ap.error('--seeds and --scenario go together')
+        try:
+            seeds = [int(x) for x in ns.seeds.split(',') if x.strip()]
+        except ValueError:
+            ap.error(f'--seeds: comma-separated integers, not {ns.seeds!r}')
+        overall = run_seeds(ns.scenario, seeds, Path(ns.bags_dir) if ns.bags_dir else _repo_root() / 'bags', kw,
+                            jobs=ns.jobs)
+        print(json.dumps(overall))
+        return 0
     if not ns.bag:
-        ap.error('give a bag or --suite')
+        ap.error('give a bag, --suite, or --scenario with --seeds')
     from walkout_nodes.bag_player import BagError
     try:
         figures, text, _ = evaluate_bag(ns.bag, ns.layout, **kw)

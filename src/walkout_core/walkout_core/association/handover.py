@@ -18,7 +18,7 @@ class HandoverMeeting:
     avatar_a: int
     avatar_b: int
     t_start: float                # [s] first frame of the standing meeting
-    t_detect: float               # [s] frame the meeting was recognised as a handover
+    t_detect: float               # [s] last frame of hand evidence (reported once the two have parted)
     point: tuple[float, float]    # [m] mean point where the hands met
 
 

@@ -97,6 +97,7 @@ def test_handover_when_both_hold_items_takes_the_more_recent_picker_as_giver():
     a, ch = run(s, [shelf_event(LAYOUT, 'x', 4.0, S1, 3), shelf_event(LAYOUT, 'y', 10.0, S1, 0)])
     out = next(c for c in ch if c.cause == Cause.HANDOVER_OUT)
     assert out.avatar_id == 1 and out.product_id == 'p001'
+    assert out.confidence == pytest.approx(0.5)     # a guess, and it says so
 
 
 def test_put_back_on_a_wrong_lane_removes_from_the_putter():

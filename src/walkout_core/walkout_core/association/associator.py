@@ -271,7 +271,8 @@ class Associator:
         else:
             giver, receiver, unit = m.avatar_b, m.avatar_a, ub
         assert unit is not None
-        conf = 1.0 if (ua is None or ub is None) else 0.5 + 0.5 * min(1.0, abs(ua.seq - ub.seq) / 2.0)
+        # both hold items: the more recent picker is a guess, nothing seen tells who gives (0.5, not more)
+        conf = 1.0 if (ua is None or ub is None) else 0.5
         self.ledger.move(giver, receiver, unit, m.t_detect)
         base = f'h:{m.avatar_a}:{m.avatar_b}:{int(round(m.t_start * 1000))}'
         common = dict(t=m.t_start, product_id=unit.product_id, confidence=float(conf),

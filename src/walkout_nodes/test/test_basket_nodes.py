@@ -12,13 +12,13 @@ import math  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 import pytest  # noqa: E402
 
 rclpy = pytest.importorskip('rclpy')
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
+from rosutil import spin_until  # noqa: E402
 
 from walkout_core.association.synthetic import lane_xy  # noqa: E402
 from walkout_core.layout import load_layout  # noqa: E402
@@ -71,12 +71,7 @@ class Harness:
         self.ex.shutdown()
 
     def spin_until(self, cond, timeout=10.0):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if cond():
-                return True
-            self.ex.spin_once(timeout_sec=0.02)
-        return cond()
+        return spin_until(self.ex, cond, timeout)
 
     def frame(self, t, avatars):
         m = AvatarArray()
@@ -269,18 +264,12 @@ def test_basket_node_killed_mid_visit_resumes_every_basket(tmp_path):
     node.create_subscription(BasketArray, '/baskets/state', states.append, LATCHED_QOS)
     pub = node.create_publisher(BasketEvent, '/baskets/events', EVENT_QOS)
 
-    def spin_until(cond, timeout=20.0):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end and not cond():
-            ex.spin_once(timeout_sec=0.05)
-        return cond()
-
     def content(arr):
         return {(b.avatar_id, i.product_id, i.quantity) for b in arr.baskets for i in b.items}
 
     proc = _start_basket_node(db)
     try:
-        assert spin_until(lambda: pub.get_subscription_count() >= 1)
+        assert spin_until(ex, lambda: pub.get_subscription_count() >= 1, 20.0, 0.05)
         products = ['p001', 'p007', 'p013', 'p019', 'p103']
         expected: dict = {}
         for k in range(30):
@@ -292,13 +281,13 @@ def test_basket_node_killed_mid_visit_resumes_every_basket(tmp_path):
             key = (e.avatar_id, e.product_id)
             expected[key] = expected.get(key, 0) + 1
         want = {(a, p, q) for (a, p), q in expected.items()}
-        assert spin_until(lambda: states and content(states[-1]) == want)
+        assert spin_until(ex, lambda: states and content(states[-1]) == want, 20.0, 0.05)
         proc.send_signal(signal.SIGKILL)         # mid-visit: baskets open, nobody has paid
         assert proc.wait(timeout=10) == -signal.SIGKILL
         states.clear()
         proc = _start_basket_node(db)
         # the restarted node publishes the resumed state (latched) without any new input
-        assert spin_until(lambda: states and content(states[-1]) == want)
+        assert spin_until(ex, lambda: states and content(states[-1]) == want, 20.0, 0.05)
         assert all(b.state == 0 for b in states[-1].baskets)
         # a re-delivered event is not applied twice; a new one is
         e = BasketEvent()
@@ -309,7 +298,7 @@ def test_basket_node_killed_mid_visit_resumes_every_basket(tmp_path):
         e2.header.stamp = sec_to_stamp(T0 + 101)
         e2.event_id, e2.avatar_id, e2.product_id, e2.quantity, e2.cause = 'new', 9, 'p001', 2, BasketEvent.CAUSE_PICK
         pub.publish(e2)
-        assert spin_until(lambda: states and content(states[-1]) == want | {(9, 'p001', 2)})
+        assert spin_until(ex, lambda: states and content(states[-1]) == want | {(9, 'p001', 2)}, 20.0, 0.05)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)

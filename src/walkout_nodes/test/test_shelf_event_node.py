@@ -21,14 +21,6 @@ ROOT = Path(__file__).resolve().parents[3]
 SCENARIO = 'put_back_wrong_lane'
 
 
-@pytest.fixture
-def ctx():
-    c = rclpy.Context()
-    rclpy.init(context=c)
-    yield c
-    c.try_shutdown()
-
-
 def _suite_bag(tmp_path) -> Path:
     """The suite scenario's bag: simulated (load cells and truth, no cameras; same seed, same bag) into
     tmp_path, so a concurrent regeneration of bags/generated cannot race the test; else the suite bag."""

@@ -1,7 +1,6 @@
 """shelf_sensor_node over a real pseudo-terminal pair: good lines, garbled, bad checksum, sequence gap,
 the writer closing and reopening (reconnect). The node keeps running and publishing."""
 import os
-import time
 import tty
 
 import pytest
@@ -9,6 +8,7 @@ import pytest
 rclpy = pytest.importorskip('rclpy')
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
+from rosutil import spin_until  # noqa: E402
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from walkout_core.layout import load_layout  # noqa: E402
@@ -41,23 +41,6 @@ class Pty:
 
     def write(self, data: bytes):
         os.write(self.master, data)
-
-
-@pytest.fixture
-def ctx():
-    c = rclpy.Context()
-    rclpy.init(context=c)
-    yield c
-    c.try_shutdown()
-
-
-def spin_until(ex, cond, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        ex.spin_once(timeout_sec=0.02)
-    return cond()
 
 
 def test_serial_input_over_pty(ctx, tmp_path):

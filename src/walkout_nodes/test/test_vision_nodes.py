@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from pathlib import Path
 
 import cv2
@@ -18,6 +17,7 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from rosutil import spin_until  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
@@ -91,12 +91,7 @@ class Harness:
             self.ex.add_node(n)
 
     def spin_until(self, cond, timeout=10.0):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if cond():
-                return True
-            self.ex.spin_once(timeout_sec=0.02)
-        return cond()
+        return spin_until(self.ex, cond, timeout)
 
     def close(self):
         for n in self.nodes:

@@ -1,6 +1,7 @@
 """Association core on constructed tracks and events: one test per hard case."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -98,6 +99,20 @@ def test_handover_when_both_hold_items_takes_the_more_recent_picker_as_giver():
     out = next(c for c in ch if c.cause == Cause.HANDOVER_OUT)
     assert out.avatar_id == 1 and out.product_id == 'p001'
     assert out.confidence == pytest.approx(0.5)     # a guess, and it says so
+
+
+def test_handover_when_both_hold_items_the_first_to_hold_a_hand_out_gives_when_enabled():
+    # 2 picked first, 1 more recently; 2 holds a hand out to 1 at 15.0, 1 reaches for it at 15.4
+    s = Script().avatar(1, (0, (1.4, 5.0)), (12, (1.4, 5.0)), (14, (3.0, 4.6)))
+    s.avatar(2, (0, (2.6, 5.0)), (12, (2.6, 5.0)), (13, (3.0, 4.0)))
+    s.reach(2, 3.6, 4.5, front(3)).reach(1, 9.6, 10.5, front(0))
+    s.reach(2, 15.0, 16.5, (3.0, 4.28)).reach(1, 15.4, 16.5, (3.0, 4.32))
+    cfg = validate(dataclasses.replace(CFG, handover_offer_dist_m=0.6))
+    a, ch = run(s, [shelf_event(LAYOUT, 'x', 4.0, S1, 3), shelf_event(LAYOUT, 'y', 10.0, S1, 0)], cfg=cfg)
+    out = next(c for c in ch if c.cause == Cause.HANDOVER_OUT)
+    assert (out.avatar_id, out.counterpart_avatar_id, out.product_id) == (2, 1, 'p019')
+    assert out.confidence == pytest.approx(cfg.handover_offer_confidence)
+    assert a.ledger.holds(1, 'p019') == 1 and a.ledger.holds(1, 'p001') == 1
 
 
 def test_put_back_on_a_wrong_lane_removes_from_the_putter():
@@ -365,17 +380,18 @@ def test_a_hold_between_the_same_two_people_is_a_handover_and_reported_when_it_e
     assert a.ledger.holds(2, 'p001') == 1
 
 
-def test_a_third_person_beside_the_meeting_hands_makes_it_no_handover():
-    # whose hand met whom is unsure when a third body stands as near the hands as the two
+@pytest.mark.parametrize('crowd_m, handed', [(0.7, False), (0.0, True)])
+def test_a_third_person_beside_the_meeting_hands_follows_the_crowd_parameter(crowd_m, handed):
+    # with handover_crowd_m on, whose hand met whom is unsure when a third body stands as near the hands
+    # as the two; off (the default), the meeting is judged on the pair's hands alone
     s = _queue_pair([(16.0, 17.4)])
     s.avatar(3, (0, (3.3, 4.85)))
-    _, ch = run(s, [shelf_event(LAYOUT, 'a', 5.0, S1, 0)], t1=35.0)
-    assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
+    cfg = validate(dataclasses.replace(CFG, handover_crowd_m=crowd_m))
+    _, ch = run(s, [shelf_event(LAYOUT, 'a', 5.0, S1, 0)], t1=35.0, cfg=cfg)
+    assert bool([c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]) == handed
 
 
 def test_handover_inside_a_checkout_zone_follows_the_parameter():
-    import dataclasses
-
     from walkout_core.association.history import STATE_AT_CHECKOUT
 
     s = _queue_pair([(16.0, 17.4)])

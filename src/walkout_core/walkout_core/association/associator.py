@@ -266,13 +266,19 @@ class Associator:
         if ua is None and ub is None:
             self.stats['handovers_empty'] += 1
             return []
-        if ub is None or (ua is not None and ua.seq > ub.seq):
+        if ua is None or ub is None:        # one of them holds something: that one gives
+            conf, a_gives = 1.0, ub is None
+        elif m.first_offer in (m.avatar_a, m.avatar_b):
+            # both hold items: the giver holds a hand out first, the receiver reaches for it after
+            conf, a_gives = self.cfg.handover_offer_confidence, m.first_offer == m.avatar_a
+        else:
+            # both hold items and nothing seen tells who gives: the more recent picker is a guess (0.5)
+            conf, a_gives = 0.5, ua.seq > ub.seq
+        if a_gives:
             giver, receiver, unit = m.avatar_a, m.avatar_b, ua
         else:
             giver, receiver, unit = m.avatar_b, m.avatar_a, ub
         assert unit is not None
-        # both hold items: the more recent picker is a guess, nothing seen tells who gives (0.5, not more)
-        conf = 1.0 if (ua is None or ub is None) else 0.5
         self.ledger.move(giver, receiver, unit, m.t_detect)
         base = f'h:{m.avatar_a}:{m.avatar_b}:{int(round(m.t_start * 1000))}'
         common = dict(t=m.t_start, product_id=unit.product_id, confidence=float(conf),

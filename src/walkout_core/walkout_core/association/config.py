@@ -82,9 +82,15 @@ class AssociationConfig:
     handover_max_evidence_s: float = param(3.0, 's', 'hands seen between two people for longer than this are '
                                            'people standing close (a queue), not a handover', min_value=0.1,
                                            max_value=60.0)
-    handover_crowd_m: float = param(0.7, 'm', 'a third person\'s body this near the meeting hands in most evidence '
+    handover_crowd_m: float = param(0.0, 'm', 'a third person\'s body this near the meeting hands in most evidence '
                                     'frames makes the meeting no handover (whose hand met whom is unsure; 0 = off)',
                                     min_value=0.0, max_value=5.0)
+    handover_offer_dist_m: float = param(0.0, 'm', 'when both hold items: a hand this near the other person\'s '
+                                         'body, seen in a meeting before any hand of theirs, is the giver offering '
+                                         '(0 = off: the giver is the more recent picker, a guess)', min_value=0.0,
+                                         max_value=2.0)
+    handover_offer_confidence: float = param(0.85, '-', 'confidence of a handover whose giver is told by who '
+                                             'offered first (both hold items)', min_value=0.0, max_value=1.0)
     handover_in_checkout_zones: bool = param(True, '-', 'people inside checkout zones can hand over (else their hands '
                                              'are taken to be on the terminal)')
     handover_max_move_m: float = param(0.3, 'm', 'both people move at most this much during a handover meeting '

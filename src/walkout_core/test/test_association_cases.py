@@ -7,6 +7,7 @@ import json
 import pytest
 
 from walkout_core.association import AssociationConfig, Associator
+from walkout_core.association.handover import chroma_distance
 from walkout_core.association.history import AvatarFrame
 from walkout_core.association.synthetic import Script, lane_xy, shelf_event
 from walkout_core.basket.model import AlertKind, Cause, ShelfFlag
@@ -113,6 +114,36 @@ def test_handover_when_both_hold_items_the_first_to_hold_a_hand_out_gives_when_e
     assert (out.avatar_id, out.counterpart_avatar_id, out.product_id) == (2, 1, 'p019')
     assert out.confidence == pytest.approx(cfg.handover_offer_confidence)
     assert a.ledger.holds(1, 'p019') == 1 and a.ledger.holds(1, 'p001') == 1
+
+
+def _both_hold_then_meet(rgb_1, rgb_2):
+    """2 picks p019 (lane 3) at 4 s, 1 picks p001 (lane 0) at 10 s; their hands meet at 15 s showing
+    the colours ``rgb_1`` / ``rgb_2``."""
+    s = Script().avatar(1, (0, (1.4, 5.0)), (12, (1.4, 5.0)), (14, (3.0, 4.6)))
+    s.avatar(2, (0, (2.6, 5.0)), (12, (2.6, 5.0)), (13, (3.0, 4.0)))
+    s.reach(2, 3.6, 4.5, front(3)).reach(1, 9.6, 10.5, front(0))
+    s.reach(1, 15.0, 16.5, (3.0, 4.32), rgb_1).reach(2, 15.0, 16.5, (3.0, 4.28), rgb_2)
+    return run(s, [shelf_event(LAYOUT, 'x', 4.0, S1, 3), shelf_event(LAYOUT, 'y', 10.0, S1, 0)])
+
+
+def test_handover_the_product_seen_at_the_hands_tells_who_gives():
+    # the more recent picker (1) would be the guess; the hands show p019's packaging, which 2 holds
+    p019 = LAYOUT.catalogue['p019'].colour_rgb
+    assert p019 is not None and LAYOUT.catalogue['p001'].colour_rgb is not None
+    a, ch = _both_hold_then_meet(p019, tuple(0.9 * v for v in p019))   # darker: the same chromaticity
+    out = next(c for c in ch if c.cause == Cause.HANDOVER_OUT)
+    assert (out.avatar_id, out.counterpart_avatar_id, out.product_id) == (2, 1, 'p019')
+    assert out.confidence > 0.9
+    assert a.ledger.holds(1, 'p019') == 1 and a.ledger.holds(1, 'p001') == 1 and a.ledger.holds(2, 'p019') == 0
+
+
+def test_handover_colours_matching_no_held_product_leave_the_guess():
+    grey = (0.5, 0.5, 0.5)      # skin-less grey hands: no product's packaging
+    assert all(chroma_distance(grey, LAYOUT.catalogue[p].colour_rgb) > CFG.handover_colour_match
+               for p in ('p001', 'p019'))
+    _, ch = _both_hold_then_meet(grey, grey)
+    out = next(c for c in ch if c.cause == Cause.HANDOVER_OUT)
+    assert out.avatar_id == 1 and out.product_id == 'p001' and out.confidence == pytest.approx(0.5)
 
 
 def test_put_back_on_a_wrong_lane_removes_from_the_putter():

@@ -97,6 +97,8 @@ def test_polygon_contains():
     (lambda d: d['gates'].pop(0), ['gates', 'entry']),
     (lambda d: d['shelves'][0]['lanes'][0].update(stock=1000), ['stock', '1000', 'capacity']),
     (lambda d: d['cameras'][0].update(fps=float('nan')), ['cameras[0].fps', 'finite']),
+    (lambda d: d['catalogue'][0].update(colour='red'), ['catalogue', 'colour', 'red', '#rrggbb']),
+    (lambda d: d['catalogue'][0].update(colour='#12345g'), ['colour', '#12345g', '#rrggbb']),
 ])
 def test_bad_layouts_are_rejected_clearly(small_dict, tmp_path, mutate, words):
     data = copy.deepcopy(small_dict)
@@ -120,3 +122,12 @@ def test_stacked_shelves_do_not_overlap(small_dict):
 def test_unreadable_file_names_the_file(tmp_path):
     with pytest.raises(LayoutError, match='nope.yaml'):
         load_layout(tmp_path / 'nope.yaml')
+
+
+def test_catalogue_packaging_colours_are_what_the_simulator_draws():
+    from walkout_core.sim.render import product_colour
+    lay = load_layout('flash')
+    assert all(p.colour_rgb is not None for p in lay.catalogue.values())
+    for pid in ('p001', 'p085', 'p258'):
+        b, g, r = product_colour(pid)
+        assert lay.catalogue[pid].colour_rgb == pytest.approx((r / 255, g / 255, b / 255))

@@ -111,3 +111,31 @@ def test_fusion_keeps_differently_dressed_people_apart():
     (m,) = fuse([a, c], 0.35, 2.0, 0.3)
     assert np.allclose(m.appearance, (0.735, 0.21, 0.15))
     assert len(fuse([a, b], 0.35, 2.0)) == 1             # default: no appearance gate
+
+
+def test_hand_colour_follows_the_reach_through_fusion_and_the_tracker():
+    # two cameras see the same hand holding a purple product: the fused reach keeps its colour
+    purple, skin = (0.6, 0.2, 0.7), (0.8, 0.65, 0.55)
+    a = Measurement(2.0, 2.0, 0.05, 0, True, 2.0, 2.5, hand_rgb=purple)
+    b = Measurement(2.02, 2.0, 0.05, 1, True, 2.02, 2.5, hand_rgb=purple)
+    far = Measurement(2.01, 2.0, 0.05, 2, True, 1.5, 2.0, hand_rgb=skin)   # another arm: not averaged in
+    (m,) = fuse([a, b, far], 0.35, 2.0)
+    assert m.has_reach and np.allclose(m.hand_rgb, purple)
+    tr = AvatarTracker(load_layout('small'))
+    t = T0
+    for p in walk((1.2, 0.2), (1.2, 1.5), 8):        # in through the entry
+        tr.update(t, [CameraFrame('cam0', True, [det(*p, RED)])])
+        t += 0.2
+    d = Detection(1.2, 1.5, 0.05, 0.2, 0.12, 1.0, has_reach=True, reach_x=1.2, reach_y=2.0, hand_rgb=purple)
+    (av,) = tr.update(t, [CameraFrame('cam0', True, [d])]).avatars
+    assert av.has_reach and np.allclose(av.hand_rgb, purple)
+    (av,) = tr.update(t + 0.2, [CameraFrame('cam0', True, [det(1.2, 1.5, RED)])]).avatars
+    assert not av.has_reach and av.hand_rgb is None   # the arm is back: no hand, no hand colour
+
+
+def test_bad_hand_colour_is_counted_and_ignored():
+    tr = AvatarTracker(load_layout('small'))
+    d = Detection(1.2, 0.3, 0.05, 0.2, 0.12, 1.0, has_reach=True, reach_x=1.2, reach_y=0.8,
+                  hand_rgb=(float('nan'), 0.2, 0.3))
+    out = tr.update(T0, [CameraFrame('cam0', True, [d])])
+    assert out.rejected_appearance == 1 and out.measurements == 1

@@ -56,3 +56,50 @@ def test_appearance_config_is_checked():
     from walkout_core.config import from_mapping
     with pytest.raises(ValueError, match='appearance_head_radius_m'):
         from_mapping(DetectorConfig, {'appearance_head_radius_m': 0.3, 'appearance_radius_m': 0.2})
+
+
+def _hand(layout_name, item_bgr, gain=1.0, cfg=None):
+    """The detection of one person reaching with ``item_bgr`` (or nothing) in the hand."""
+    lay = load_layout(layout_name)
+    cam = lay.cameras[0]
+    bg = render_background(cam, lay.shelves)
+    det = BackgroundDetector(cam, cfg, clutter_mask=shelf_mask(cam, lay.shelves))
+    x, y = cam.image_to_floor(np.array([[cam.width / 2, cam.height / 2]]))[0]
+    p = Person(x, y, heading=np.pi / 2, colour=(60, 170, 90), hand=(x + 0.1, y + 0.55), item=item_bgr)
+    for k in range(3):
+        det.detect(render_frame(cam, bg, seed=k), 0.2 * k)
+    res = det.detect(render_frame(cam, bg, [p], gain=gain, seed=42), 1.0)
+    assert res.camera_ok and len(res.detections) == 1
+    return res.detections[0]
+
+
+def _chroma(rgb):
+    v = np.asarray(rgb, float)
+    return v / v.sum()
+
+
+@pytest.mark.parametrize('layout_name', ['small', 'flash'])
+@pytest.mark.parametrize('gain', [1.0, 0.75])
+def test_hand_colour_is_the_held_products_colour(layout_name, gain):
+    item = (200, 60, 170)                     # BGR: a purple box in the hand
+    d = _hand(layout_name, item, gain)
+    assert d.has_reach and d.hand_rgb is not None
+    assert np.linalg.norm(_chroma(d.hand_rgb) - _chroma(item[::-1])) < 0.05   # chromaticity: any lighting level
+    empty = _hand(layout_name, None, gain)    # an empty hand: skin and sleeve, not the purple
+    assert empty.has_reach and empty.hand_rgb is not None
+    assert np.linalg.norm(_chroma(empty.hand_rgb) - _chroma(item[::-1])) > 0.15
+
+
+def test_hand_colour_off_or_no_reach_gives_none():
+    assert _hand('small', (200, 60, 170), cfg=DetectorConfig(hand_colour=False)).hand_rgb is None
+    assert all(d.hand_rgb is None for d in _looks_detections())
+
+
+def _looks_detections():
+    lay = load_layout('small')
+    cam = lay.cameras[0]
+    bg = render_background(cam, lay.shelves)
+    det = BackgroundDetector(cam, None, clutter_mask=shelf_mask(cam, lay.shelves))
+    x, y = cam.image_to_floor(np.array([[cam.width / 2, cam.height / 2]]))[0]
+    det.detect(render_frame(cam, bg, seed=0), 0.0)
+    return det.detect(render_frame(cam, bg, [Person(x, y)], seed=1), 0.2).detections

@@ -155,6 +155,7 @@ class Product:
     price: float                   # [currency] unit price
     age_restricted: bool = False
     category: str = ''
+    colour_rgb: tuple[float, float, float] | None = None   # [0..1] packaging colour seen from above (None: unknown)
 
 
 @dataclass(frozen=True)
@@ -438,7 +439,7 @@ def layout_from_dict(data: Any, source: str = '<dict>') -> Layout:
         catalogue[pid] = Product(
             id=pid, name=str(p.get('name', pid)), unit_weight_g=weight, tolerance_g=tol,
             price=price, age_restricted=bool(p.get('age_restricted', False)),
-            category=str(p.get('category', '')))
+            category=str(p.get('category', '')), colour_rgb=_colour(ctx, p, w))
 
     gates = []
     for i, g in enumerate(ctx.get(data, 'gates', '')):
@@ -512,6 +513,21 @@ def layout_from_dict(data: Any, source: str = '<dict>') -> Layout:
     return Layout(name=name, source=source, frame_id=frame_id, currency=currency, floor=floor,
                   gates=tuple(gates), checkout_zones=tuple(zones), cameras=tuple(cameras),
                   shelves=tuple(shelves), catalogue=catalogue, contactless_limit=contactless_limit)
+
+
+def _colour(ctx: _Ctx, product: Mapping[str, Any], where: str) -> tuple[float, float, float] | None:
+    """A product's optional ``colour: '#rrggbb'`` -> RGB in 0..1."""
+    raw = product.get('colour')
+    if raw is None:
+        return None
+    text = str(raw)
+    if len(text) != 7 or text[0] != '#':
+        raise ctx.fail(f'{where}.colour', raw, "must be '#rrggbb'")
+    try:
+        v = int(text[1:], 16)
+    except ValueError:
+        raise ctx.fail(f'{where}.colour', raw, "must be '#rrggbb'") from None
+    return ((v >> 16 & 255) / 255.0, (v >> 8 & 255) / 255.0, (v & 255) / 255.0)
 
 
 def _check_unique(ctx: _Ctx, key: str, ids: list[str]) -> None:

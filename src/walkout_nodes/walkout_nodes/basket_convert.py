@@ -36,11 +36,14 @@ def frame_from_msg(msg: AvatarArray) -> tuple[AvatarFrame, int]:
         if len(cov) != 4 or not _finite(*cov):
             cov = (0.01, 0.0, 0.0, 0.01)
         reach = bool(a.has_reach) and _finite(a.reach_point.x, a.reach_point.y)
+        rgb = tuple(float(v) for v in a.hand_rgb)
+        held = rgb if reach and len(rgb) == 3 and _finite(*rgb) and any(rgb) and all(0.0 <= v <= 1.0 for v in rgb) \
+            else None
         out.append(AvatarSample(id=int(a.id), x=float(a.position.x), y=float(a.position.y), cov=cov,  # type: ignore[arg-type]
                                 has_reach=reach, reach_x=float(a.reach_point.x) if reach else float(a.position.x),
                                 reach_y=float(a.reach_point.y) if reach else float(a.position.y),
                                 is_staff=bool(a.is_staff), state=int(a.state),
-                                checkout_zone_id=str(a.checkout_zone_id)))
+                                checkout_zone_id=str(a.checkout_zone_id), hand_rgb=held))  # type: ignore[arg-type]
     return AvatarFrame(stamp_to_sec(msg.header.stamp), tuple(out)), bad
 
 

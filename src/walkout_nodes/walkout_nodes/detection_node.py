@@ -46,7 +46,8 @@ def detections_to_msg(res: FrameDetections, camera_id: str, header) -> PersonDet
             else Point(x=float(d.x), y=float(d.y), z=0.0),
             confidence=float(d.confidence),
             # zeros = not measured (e.g. the ONNX backend); used by the tracker during the visit only
-            appearance_rgb=[float(v) for v in d.appearance] if getattr(d, 'appearance', None) else [0.0] * 3))
+            appearance_rgb=[float(v) for v in d.appearance] if getattr(d, 'appearance', None) else [0.0] * 3,
+            hand_rgb=[float(v) for v in d.hand_rgb] if getattr(d, 'hand_rgb', None) else [0.0] * 3))
     return msg
 
 

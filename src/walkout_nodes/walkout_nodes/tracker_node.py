@@ -42,12 +42,13 @@ class _Det(NamedTuple):
     confidence: float
     area_m2: float
     appearance_rgb: tuple  # [0..1] clothing colour, all zeros = not measured
+    hand_rgb: tuple        # [0..1] colour at the hand, all zeros = not measured
 
 
 def _frame_of(msg: PersonDetectionArray) -> CameraFrame:
     return CameraFrame(msg.camera_id, bool(msg.camera_ok), [
         _Det(d.position.x, d.position.y, d.position_sigma_m, d.has_reach, d.reach_point.x, d.reach_point.y,
-             d.confidence, d.area_m2, tuple(d.appearance_rgb)) for d in msg.detections])
+             d.confidence, d.area_m2, tuple(d.appearance_rgb), tuple(d.hand_rgb)) for d in msg.detections])
 
 
 def avatars_to_msg(out: TrackerOutput, frame_id: str) -> AvatarArray:
@@ -61,6 +62,7 @@ def avatars_to_msg(out: TrackerOutput, frame_id: str) -> AvatarArray:
             position=Point(x=a.x, y=a.y, z=0.0), velocity=Vector3(x=a.vx, y=a.vy, z=0.0),
             position_covariance=list(a.covariance), has_reach=a.has_reach,
             reach_point=Point(x=a.reach_x, y=a.reach_y, z=1.0 if a.has_reach else 0.0),
+            hand_rgb=list(a.hand_rgb) if a.hand_rgb is not None else [0.0] * 3,
             first_seen=sec_to_stamp(a.first_seen), last_seen=sec_to_stamp(a.last_seen)))
     return msg
 

@@ -18,9 +18,9 @@ from walkout_core.basket.model import AlertInfo, AlertKind, BasketChange, Cause,
 from walkout_core.layout import Layout
 
 from .config import AssociationConfig
-from .handover import HandoverDetector, HandoverMeeting
+from .handover import HandoverDetector, HandoverMeeting, chroma_distance
 from .history import AvatarFrame, AvatarHistory
-from .ledger import Ledger
+from .ledger import Ledger, Unit
 from .scoring import Candidate, posterior, score_candidates
 
 __all__ = ['ShelfEventIn', 'Associator']
@@ -260,13 +260,51 @@ class Associator:
             evidence_start=ev.t - self.cfg.window_before_s, evidence_end=ev.t + self.cfg.window_after_s,
             evidence_json=json.dumps(evidence, sort_keys=True))
 
+    def _handed_by_colour(self, m: HandoverMeeting) -> tuple[bool, Unit, float] | None:
+        """Which held product crossed, from the colours seen at the meeting hands -> (avatar_a gives, the
+        unit, confidence), or None when the colours do not tell. Each colour votes for the candidate
+        product (a unit either of the two picked) whose catalogue packaging colour it matches within
+        ``handover_colour_match`` and better than every other candidate's by ``handover_colour_margin``
+        (chromaticity distance). The product with most votes, if exactly one of the two holds it, is the
+        one handed; confidence (votes + 1) / (all votes + 2)."""
+        cfg = self.cfg
+        if cfg.handover_colour_match <= 0 or not m.hand_rgbs:
+            return None
+        units = {m.avatar_a: self.ledger.handable(m.avatar_a), m.avatar_b: self.ledger.handable(m.avatar_b)}
+        colours = {}
+        for us in units.values():
+            for u in us:
+                product = self.layout.catalogue.get(u.product_id)
+                if product is not None and product.colour_rgb is not None:
+                    colours[u.product_id] = product.colour_rgb
+        if not colours:
+            return None
+        votes: Counter[str] = Counter()
+        for rgb in m.hand_rgbs:
+            ds = sorted((chroma_distance(rgb, c), p) for p, c in colours.items())
+            if ds[0][0] <= cfg.handover_colour_match and (
+                    len(ds) == 1 or ds[1][0] - ds[0][0] >= cfg.handover_colour_margin):
+                votes[ds[0][1]] += 1
+        if not votes:
+            return None
+        pid, v = votes.most_common(1)[0]
+        holders = [aid for aid, us in units.items() if any(u.product_id == pid for u in us)]
+        if len(holders) != 1:
+            return None
+        unit = next(u for u in units[holders[0]] if u.product_id == pid)
+        return holders[0] == m.avatar_a, unit, (v + 1) / (sum(votes.values()) + 2)
+
     def decide_handover(self, m: HandoverMeeting) -> list[BasketChange]:
         self.stats['handovers'] += 1
         ua, ub = self.ledger.last_handable(m.avatar_a), self.ledger.last_handable(m.avatar_b)
         if ua is None and ub is None:
             self.stats['handovers_empty'] += 1
             return []
-        if ua is None or ub is None:        # one of them holds something: that one gives
+        seen = self._handed_by_colour(m)
+        if seen is not None:                # the product seen crossing at the hands: its holder gives it
+            a_gives, unit, conf = seen
+            ua, ub = (unit, ub) if a_gives else (ua, unit)
+        elif ua is None or ub is None:      # one of them holds something: that one gives
             conf, a_gives = 1.0, ub is None
         elif m.first_offer in (m.avatar_a, m.avatar_b):
             # both hold items: the giver holds a hand out first, the receiver reaches for it after

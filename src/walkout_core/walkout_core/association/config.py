@@ -91,6 +91,11 @@ class AssociationConfig:
                                          max_value=2.0)
     handover_offer_confidence: float = param(0.85, '-', 'confidence of a handover whose giver is told by who '
                                              'offered first (both hold items)', min_value=0.0, max_value=1.0)
+    handover_colour_match: float = param(0.08, '-', 'a colour seen at the meeting hands is a product whose '
+                                         'catalogue packaging colour is within this chromaticity distance (0 = '
+                                         'colours unused)', min_value=0.0, max_value=1.5)
+    handover_colour_margin: float = param(0.03, '-', '... and nearer than any other candidate product\'s by this '
+                                          'much', min_value=0.0, max_value=1.5)
     handover_in_checkout_zones: bool = param(True, '-', 'people inside checkout zones can hand over (else their hands '
                                              'are taken to be on the terminal)')
     handover_max_move_m: float = param(0.3, 'm', 'both people move at most this much during a handover meeting '

@@ -10,7 +10,15 @@ from walkout_core.layout import Layout
 from .config import AssociationConfig
 from .history import STATE_AT_CHECKOUT, STATE_EXITED, AvatarFrame, AvatarSample
 
-__all__ = ['HandoverMeeting', 'HandoverDetector', 'shelf_front_segments', 'distance_to_segments']
+__all__ = ['HandoverMeeting', 'HandoverDetector', 'shelf_front_segments', 'distance_to_segments',
+           'chroma_distance']
+
+
+def chroma_distance(a, b) -> float:
+    """Distance of two RGB colours' chromaticities (r, g, b) / (r + g + b): 0 for the same hue and
+    saturation under any lighting level, at most sqrt(2)."""
+    va, vb = np.asarray(a, float), np.asarray(b, float)
+    return float(np.linalg.norm(va / max(va.sum(), 1e-6) - vb / max(vb.sum(), 1e-6)))
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,7 @@ class HandoverMeeting:
     t_detect: float               # [s] last frame of hand evidence (reported once the two have parted)
     point: tuple[float, float]    # [m] mean point where the hands met
     first_offer: int | None = None  # [-] avatar whose hand reached toward the other first (None: unseen or both at once)
+    hand_rgbs: tuple[tuple[float, float, float], ...] = ()  # [0..1] colours seen at the meeting hands (what crossed)
 
 
 @dataclass
@@ -33,6 +42,7 @@ class _Pair:
     crowded: int = 0              # evidence frames with a third person's body near the hands
     first_offer: int | None = None  # avatar whose hand was first seen near the other's body
     offer_seen: bool = False        # an offering hand has been seen (a tie leaves first_offer None)
+    colours: list[tuple[float, float, float]] = field(default_factory=list)  # hand colours in evidence frames
 
 
 def shelf_front_segments(layout: Layout) -> np.ndarray:
@@ -156,6 +166,7 @@ class HandoverDetector:
                 mid = self._meeting_point(held.get(a.id), held.get(b.id), a, b)
                 if mid is not None and distance_to_segments(mid, self._segs) >= cfg.handover_min_shelf_dist_m:
                     pair.points.append((frame.t, float(mid[0]), float(mid[1])))
+                    pair.colours.extend(x.hand_rgb for x in (a, b) if x.id in fresh and x.hand_rgb is not None)
                     others = np.hypot(xy[:, 0] - mid[0], xy[:, 1] - mid[1])
                     others[[int(i), int(j)]] = np.inf
                     pair.crowded += bool(np.any(others < cfg.handover_crowd_m))
@@ -200,8 +211,10 @@ class HandoverDetector:
                     other.fired = True
             pts = np.asarray([(x, y) for _, x, y in pair.points])
             out.append(HandoverMeeting(key[0], key[1], pair.t_start, pair.points[-1][0],
-                                       (float(pts[:, 0].mean()), float(pts[:, 1].mean())), pair.first_offer))
+                                       (float(pts[:, 0].mean()), float(pts[:, 1].mean())), pair.first_offer,
+                                       tuple(pair.colours)))
         pair.points.clear()
+        pair.colours.clear()
         pair.crowded = 0
 
     def finish(self) -> list[HandoverMeeting]:

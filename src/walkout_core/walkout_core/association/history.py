@@ -27,6 +27,7 @@ class AvatarSample:
     is_staff: bool = False
     state: int = 1
     checkout_zone_id: str = ''
+    hand_rgb: tuple[float, float, float] | None = None   # [0..1] colour at the hand (what it holds), when has_reach
 
     @property
     def position_variance(self) -> float:

@@ -58,12 +58,14 @@ class Ledger:
         elif quantity < 0:
             self.remove(avatar_id, product_id, -quantity)
 
+    def handable(self, avatar_id: int) -> list[Unit]:
+        """Units picked (not received in a handover), latest first."""
+        return [u for u in reversed(self._units.get(avatar_id, [])) if u.picked]
+
     def last_handable(self, avatar_id: int) -> Unit | None:
         """The most recently picked unit that was not received in a handover."""
-        for u in reversed(self._units.get(avatar_id, [])):
-            if u.picked:
-                return u
-        return None
+        units = self.handable(avatar_id)
+        return units[0] if units else None
 
     def move(self, giver: int, receiver: int, unit: Unit, t: float) -> None:
         self._units[giver].remove(unit)

@@ -36,7 +36,9 @@ def shelf_event(layout: Layout, event_id: str, t: float, shelf_id: str, lane: in
 class _Track:
     staff: bool
     keys: list[tuple[float, tuple[float, float]]] = field(default_factory=list)
-    reaches: list[tuple[float, float, tuple[float, float]]] = field(default_factory=list)
+    # (t0, t1, hand point, hand colour or None)
+    reaches: list[tuple[float, float, tuple[float, float], tuple[float, float, float] | None]] = \
+        field(default_factory=list)
     span: tuple[float, float] = (-np.inf, np.inf)
 
 
@@ -56,9 +58,10 @@ class Script:
             tr.span = span
         return self
 
-    def reach(self, avatar_id: int, t0: float, t1: float, point: tuple[float, float]) -> 'Script':
-        """The avatar's arm is extended to ``point`` from ``t0`` to ``t1``."""
-        self.tracks[avatar_id].reaches.append((t0, t1, point))
+    def reach(self, avatar_id: int, t0: float, t1: float, point: tuple[float, float],
+              rgb: tuple[float, float, float] | None = None) -> 'Script':
+        """The avatar's arm is extended to ``point`` from ``t0`` to ``t1`` (the hand's colour ``rgb``)."""
+        self.tracks[avatar_id].reaches.append((t0, t1, point, rgb))
         return self
 
     def sample(self, avatar_id: int, t: float) -> AvatarSample | None:
@@ -69,9 +72,10 @@ class Script:
         xs = np.array([k[1][0] for k in tr.keys])
         ys = np.array([k[1][1] for k in tr.keys])
         x, y = float(np.interp(t, ts, xs)), float(np.interp(t, ts, ys))
-        reach = next((p for t0, t1, p in tr.reaches if t0 <= t <= t1), None)
+        reach, rgb = next(((p, c) for t0, t1, p, c in tr.reaches if t0 <= t <= t1), (None, None))
         return AvatarSample(id=avatar_id, x=x, y=y, cov=(self.var, 0.0, 0.0, self.var), has_reach=reach is not None,
-                            reach_x=reach[0] if reach else x, reach_y=reach[1] if reach else y, is_staff=tr.staff)
+                            reach_x=reach[0] if reach else x, reach_y=reach[1] if reach else y, is_staff=tr.staff,
+                            hand_rgb=rgb if reach else None)
 
     def frames(self, t0: float, t1: float) -> list[AvatarFrame]:
         out = []

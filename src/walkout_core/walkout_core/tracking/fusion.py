@@ -21,6 +21,7 @@ class Measurement:
     n_cameras: int = 1
     area: float = 0.0         # [m^2] blob area (largest of the fused detections)
     appearance: tuple[float, float, float] | None = None  # [0..1] RGB clothing colour, None when unknown
+    hand_rgb: tuple[float, float, float] | None = None    # [0..1] RGB at the hand when has_reach, None when unknown
 
 
 def appearance_distance(a, b) -> float:
@@ -38,7 +39,8 @@ def fuse(dets: list[Measurement], radius_m: float, sigmas: float = 0.0,
     inverse-variance weighted mean; its reach point the weighted mean of its members' hands
     that lie within ``radius_m`` of the best member's hand. A detection whose clothing colour differs
     from the cluster's best member by more than ``appearance_gate`` is another person.
-    Its appearance is the weighted mean of the members' known ones."""
+    Its appearance is the weighted mean of the members' known ones, its hand colour that of the hands
+    averaged for the reach point."""
     if not dets:
         return []
     order = sorted(range(len(dets)), key=lambda i: (dets[i].sigma, -dets[i].confidence))
@@ -82,6 +84,7 @@ def fuse(dets: list[Measurement], radius_m: float, sigmas: float = 0.0,
         reach = [m for m in ms if m.has_reach]
         has = bool(reach)
         rx, ry = means[k]
+        held = None
         if has:
             r2 = radius_m * radius_m
             best = reach[0]  # members are in best-first order
@@ -89,12 +92,17 @@ def fuse(dets: list[Measurement], radius_m: float, sigmas: float = 0.0,
             wr = np.array([1.0 / (m.sigma * m.sigma) for m in close])
             rx = float(np.dot(wr, [m.reach_x for m in close]) / wr.sum())
             ry = float(np.dot(wr, [m.reach_y for m in close]) / wr.sum())
-        looks = [m for m in ms if m.appearance is not None]
-        look = None
-        if looks:
-            wa = np.array([1.0 / (m.sigma * m.sigma) for m in looks])
-            look = tuple(float(v) for v in wa @ np.array([m.appearance for m in looks]) / wa.sum())
+            held = _weighted_colour([m for m in close if m.hand_rgb is not None], 'hand_rgb')
+        look = _weighted_colour([m for m in ms if m.appearance is not None], 'appearance')
         out.append(Measurement(float(means[k, 0]), float(means[k, 1]), float(1.0 / np.sqrt(wsum[k])), -1, has,
                                float(rx), float(ry), max(m.confidence for m in ms), len(ms),
-                               max(m.area for m in ms), look))
+                               max(m.area for m in ms), look, held))
     return out
+
+
+def _weighted_colour(ms: list[Measurement], name: str) -> tuple[float, float, float] | None:
+    """Inverse-variance weighted mean of the members' colour ``name`` (all known), None for none."""
+    if not ms:
+        return None
+    w = np.array([1.0 / (m.sigma * m.sigma) for m in ms])
+    return tuple(float(v) for v in w @ np.array([getattr(m, name) for m in ms]) / w.sum())

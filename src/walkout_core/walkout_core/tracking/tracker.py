@@ -46,12 +46,14 @@ _BIG = 1e9
 _APPEARANCE_TOL = 1e-3  # float32 rounding around [0, 1]
 
 
-def _appearance_of(d: Any) -> tuple[tuple[float, float, float] | None, bool]:
-    """A detection's clothing colour -> (RGB or None when unknown, malformed). ``appearance`` (core) or
-    ``appearance_rgb`` (message; all zeros = not measured)."""
-    a = getattr(d, 'appearance', None)
+def _appearance_of(d: Any, core: str = 'appearance', message: str = 'appearance_rgb'
+                   ) -> tuple[tuple[float, float, float] | None, bool]:
+    """A detection's clothing colour (or, with ``core`` = ``message`` = 'hand_rgb', the colour at its hand)
+    -> (RGB or None when unknown, malformed). ``appearance`` (core) or ``appearance_rgb`` (message; all
+    zeros = not measured)."""
+    a = getattr(d, core, None)
     if a is None:
-        a = getattr(d, 'appearance_rgb', None)
+        a = getattr(d, message, None)
     if a is None:
         return None, False
     try:
@@ -97,6 +99,7 @@ class AvatarState:
     reach_y: float
     first_seen: float
     last_seen: float
+    hand_rgb: tuple[float, float, float] | None = None   # [0..1] colour at the hand (what it holds) when has_reach
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ class TrackerOutput:
     rejected: int = 0                       # detections dropped as invalid
     births: int = 0
     exits: int = 0
-    rejected_appearance: int = 0            # detections whose appearance was malformed (NaN, out of range): ignored
+    rejected_appearance: int = 0            # detections whose appearance or hand colour was malformed (NaN, out of range): ignored
 
 
 @dataclass
@@ -125,6 +128,7 @@ class _Track:
     checkout_zone_id: str = ''
     has_reach: bool = False
     reach: tuple[float, float] = (math.nan, math.nan)
+    hand_rgb: tuple[float, float, float] | None = None
     last_seen_xy: tuple[float, float] = (math.nan, math.nan)
     # clothing colour (RGB 0..1, EMA) for re-association during the visit only: never published, gone with the track
     appearance: np.ndarray | None = None
@@ -241,13 +245,14 @@ class AvatarTracker:
                     rejected += 1
                     continue
                 look, bad = _appearance_of(d)
-                bad_looks += bad
+                held, bad_held = _appearance_of(d, 'hand_rgb', 'hand_rgb')
+                bad_looks += bad or bad_held
                 if has and not (math.isfinite(rx) and math.isfinite(ry)
                                 and math.hypot(rx - x, ry - y) <= c.max_reach_m):
                     has, rx, ry = False, x, y
                 out.append(Measurement(x, y, max(s, c.min_measurement_sigma_m), cam_index, has, rx, ry,
                                        conf if math.isfinite(conf) else 0.0, 1, area if math.isfinite(area) else 0.0,
-                                       look))
+                                       look, held if has else None))
         return stamp_s, out, rejected, bad_looks
 
     # ------------------------------------------------------------------ steps
@@ -377,6 +382,7 @@ class AvatarTracker:
             t.status = TRACK_CONFIRMED
         t.has_reach = m.has_reach and with_reach
         t.reach = (m.reach_x, m.reach_y) if t.has_reach else (math.nan, math.nan)
+        t.hand_rgb = m.hand_rgb if t.has_reach else None
 
     def _exit_regions(self, t: _Track) -> list[_Region]:
         c = self.cfg
@@ -486,4 +492,4 @@ class AvatarTracker:
             covariance=(float(P[0, 0]), float(P[0, 1]), float(P[1, 0]), float(P[1, 1])),
             has_reach=t.has_reach, reach_x=float(t.reach[0]) if t.has_reach else float(x[0]),
             reach_y=float(t.reach[1]) if t.has_reach else float(x[1]),
-            first_seen=t.first_seen, last_seen=t.last_seen)
+            first_seen=t.first_seen, last_seen=t.last_seen, hand_rgb=t.hand_rgb if t.has_reach else None)

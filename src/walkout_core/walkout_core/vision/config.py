@@ -87,6 +87,12 @@ class DetectorConfig:
     appearance_reference_grey: float = param(128.0, 'grey level', 'appearance = body colour / background '
                                              'colour under the body x this (lighting invariant)',
                                              min_value=1.0, max_value=255.0)
+    hand_colour: bool = param(True, '-', 'measure the colour at each hand (hand_rgb: what the hand holds, '
+                              'matched against the catalogue\'s packaging colours)')
+    hand_colour_radius_m: float = param(0.07, 'm', 'hand colour from foreground pixels within this distance of '
+                                        'the hand point', min_value=0.005, max_value=0.5)
+    hand_colour_share: float = param(0.2, '-', '... the most saturated share of them (a held product is more '
+                                     'saturated than skin and blurred edges)', min_value=0.01, max_value=1.0)
     black_level: float = param(8.0, 'grey level', 'a frame darker than this on average is unusable (dead '
                                'camera)', min_value=0.0, max_value=255.0)
     frozen_frames: int = param(20, 'frames', 'this many bit-identical frames in a row: the camera is frozen',

@@ -53,6 +53,8 @@ class Detection:
     # [0..1] RGB body (clothing) colour under reference lighting, None when unknown; for
     # re-association during the visit only (the tracker never stores it past the visit)
     appearance: tuple[float, float, float] | None = None
+    # [0..1] RGB at the hand under reference lighting (what the hand holds), None when not measured
+    hand_rgb: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,10 @@ class BackgroundDetector:
         rr = np.hypot(xx, yy)
         self._ring = ((rr <= r_app) & (rr > c.appearance_head_radius_m / self.mpp)).astype(np.uint8)
         self._ring_r = r_app
+        r_hand = max(1, int(round(c.hand_colour_radius_m / self.mpp)))
+        yy, xx = np.mgrid[-r_hand:r_hand + 1, -r_hand:r_hand + 1]
+        self._hand_disc = (np.hypot(xx, yy) <= r_hand + 0.5).astype(np.uint8)
+        self._hand_r = r_hand
         self._k_edge = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
         self.reset()
 
@@ -212,9 +218,10 @@ class BackgroundDetector:
         person_px = person_lut[labels]
         hands = self._arms(fg, person_px.copy(), persons, person_px)
         looks = self._appearance(f, body, labels, persons)
+        held = self._hand_colours(f, fg, hands)
         self._update_background(f, fg, person_px, dt)
         self.last_foreground = fg
-        return FrameDetections(True, self._to_floor(persons, hands, looks), '',
+        return FrameDetections(True, self._to_floor(persons, hands, looks, held), '',
                                {'foreground_px': int(np.count_nonzero(fg)), 'gain': float(np.mean(self.gain))})
 
     # ------------------------------------------------------------------ steps
@@ -417,6 +424,34 @@ class BackgroundDetector:
             out.append((bgr[2], bgr[1], bgr[0]))
         return out
 
+    def _hand_colours(self, f: np.ndarray, fg: np.ndarray, hands: dict[int, tuple[float, float]]
+                      ) -> dict[int, tuple[float, float, float]]:
+        """Person index -> RGB (0..1, as seen) at its hand: the mean of the most saturated
+        ``hand_colour_share`` of the foreground pixels within ``hand_colour_radius_m`` of the hand point
+        (a product held is there; skin, sleeve edges and the JPEG-blurred rim are duller). Consumers compare
+        its chromaticity, which a change of lighting level does not move."""
+        c = self.cfg
+        if f.ndim != 3 or not hands or not c.hand_colour:
+            return {}
+        r = self._hand_r
+        out: dict[int, tuple[float, float, float]] = {}
+        for k, (hu, hv) in hands.items():
+            u, v = int(round(hu)), int(round(hv))
+            x0, y0 = max(0, u - r), max(0, v - r)
+            x1, y1 = min(self.width, u + r + 1), min(self.height, v + r + 1)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            disc = self._hand_disc[y0 - (v - r):y1 - (v - r), x0 - (u - r):x1 - (u - r)]
+            mask = fg[y0:y1, x0:x1] & disc
+            if cv2.countNonZero(mask) < c.appearance_min_pixels:
+                continue
+            px = f[y0:y1, x0:x1][mask != 0].astype(np.float32)
+            sat = px.max(axis=1) - px.min(axis=1)
+            keep = px[sat >= np.quantile(sat, 1.0 - c.hand_colour_share)]
+            mf = keep.mean(axis=0)
+            out[k] = (float(mf[2]) / 255.0, float(mf[1]) / 255.0, float(mf[0]) / 255.0)
+        return out
+
     def _update_background(self, f: np.ndarray, fg: np.ndarray, person_px: np.ndarray, dt: float) -> None:
         c = self.cfg
         # shadows come and go with people: they are kept out of the background like people
@@ -432,7 +467,7 @@ class BackgroundDetector:
         self._bg_px = bg_mask
 
     def _to_floor(self, persons: list[dict], hands: dict[int, tuple[float, float]],
-                  looks: list | None = None) -> tuple[Detection, ...]:
+                  looks: list | None = None, held: dict | None = None) -> tuple[Detection, ...]:
         if not persons:
             return ()
         c = self.cfg
@@ -453,7 +488,7 @@ class BackgroundDetector:
                 has_reach=has, reach_x=float(hxy[k, 0]) if has else float(xy[k, 0]),
                 reach_y=float(hxy[k, 1]) if has else float(xy[k, 1]),
                 u=p['u'], v=p['v'], reach_u=float(huv[k, 0]), reach_v=float(huv[k, 1]),
-                appearance=looks[k] if looks else None))
+                appearance=looks[k] if looks else None, hand_rgb=(held or {}).get(k) if has else None))
         return tuple(out)
 
 

@@ -2,7 +2,7 @@
 
 People are drawn in the floor plane through the camera's homography, as the simulator does:
 a shadow, a body ellipse in a clothing colour, a head circle and, when reaching, an arm as a
-thick line from the shoulder to the hand.
+thick line from the shoulder to the hand (with a 10 cm product box in it when ``item`` is set).
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ class Person:
     width_m: float = 0.55                    # [m] shoulder width
     depth_m: float = 0.32                    # [m] chest depth
     arm_width_m: float = 0.08                # [m]
+    item: tuple[int, int, int] | None = None  # BGR colour of a product held in the hand (a 10 cm box)
 
 
 def render_background(camera, shelves=(), seed: int = 0) -> np.ndarray:
@@ -76,6 +77,10 @@ def render_frame(camera, background: np.ndarray, persons=(), gain: float = 1.0, 
             cv2.line(img, tuple(a[0]), tuple(a[1]), tuple(int(c * 0.8) for c in p.colour),
                      max(1, int(round(p.arm_width_m / mpp))), cv2.LINE_AA, shift)
             cv2.circle(img, tuple(a[1]), int(0.045 / mpp * 16), (140, 170, 215), -1, cv2.LINE_AA, shift)
+            if p.item is not None:
+                half = int(0.05 / mpp * 16)
+                cv2.rectangle(img, (int(a[1][0]) - half, int(a[1][1]) - half),
+                              (int(a[1][0]) + half, int(a[1][1]) + half), p.item, -1, cv2.LINE_AA, shift)
         body = _poly(camera, _ellipse_pts(p.x, p.y, p.width_m / 2, p.depth_m / 2, p.heading))
         cv2.fillPoly(img, [body], p.colour, lineType=cv2.LINE_AA, shift=shift)
         head = camera.floor_to_image([p.x, p.y])[0]

@@ -66,6 +66,33 @@ def test_crossing_arms_reach_points_decide_not_bodies():
     assert ev['l0'].confidence > 0.95 and ev['l1'].confidence > 0.95
 
 
+SKIN = (0.84, 0.67, 0.55)
+
+
+def _two_hands_at_lane_0(rgb_1_before, rgb_1_after, rgb_2_before, rgb_2_after):
+    """Avatars 1 and 2 stand at lanes 0 and 1 and both reach lane 0 around a pick at 10 s: the hands
+    alone cannot tell who took p001. Their hand colours before and after the pick as given."""
+    s = Script().avatar(1, (0, (1.4, 5.0))).avatar(2, (0, (1.8, 5.0)))
+    s.reach(1, 9.5, 10.0, front(0), rgb_1_before).reach(1, 10.05, 10.8, front(0), rgb_1_after)
+    s.reach(2, 9.5, 10.0, front(0), rgb_2_before).reach(2, 10.05, 10.8, front(0), rgb_2_after)
+    return by_shelf_event(run(s, [shelf_event(LAYOUT, 'e', 10.0, S1, 0)])[1])['e']
+
+
+def test_pick_the_product_seen_coming_out_in_a_hand_decides():
+    p001 = LAYOUT.catalogue['p001'].colour_rgb
+    undecided = _two_hands_at_lane_0(SKIN, SKIN, SKIN, SKIN)
+    assert undecided.needs_review                      # the reach points alone: a coin toss
+    c = _two_hands_at_lane_0(SKIN, SKIN, SKIN, p001)   # p001 appears in 2's hand after the pick
+    assert (c.avatar_id, c.needs_review) == (2, False) and c.confidence > 0.85
+
+
+def test_a_hand_of_the_products_colour_all_along_is_no_evidence():
+    # 1's sleeve happens to be p001's colour before and after: the product did not come out in that hand
+    p001 = LAYOUT.catalogue['p001'].colour_rgb
+    c = _two_hands_at_lane_0(p001, p001, SKIN, SKIN)
+    assert c.needs_review
+
+
 def test_handover_moves_the_givers_last_picked_item():
     s = Script().avatar(1, (0, (1.4, 5.0)), (12, (1.4, 5.0)), (14, (3.0, 4.6)))
     s.avatar(2, (0, (3.0, 4.0)))

@@ -149,6 +149,10 @@ class Associator:
         for c in cands:
             if c.avatar_id in busy:
                 weights[c.avatar_id] *= cfg.busy_weight
+        if not unknown and cfg.carry_colour_weight != 1.0:
+            for aid in self._carrying(product, ev):
+                if aid in weights:
+                    weights[aid] *= cfg.carry_colour_weight
         ranked, p_nobody = posterior(cands, cfg, weights)
         factor = 1.0
         if fault:
@@ -186,6 +190,28 @@ class Associator:
         if not review:
             self._recent.append((ev.t, ch.avatar_id, lane))
         return ch
+
+    def _carrying(self, product_id: str, ev: ShelfEventIn) -> set[int]:
+        """Avatars whose hand is seen holding the product near the lane: within ``carry_window_s`` after a
+        pick (the product comes out in the hand) but not before it, or before a put-back (it goes in) but not
+        after; the hand within ``carry_radius_m`` of the lane and its colour within ``carry_colour_match``
+        of the packaging colour."""
+        cfg = self.cfg
+        p = self.layout.catalogue.get(product_id)
+        if p is None or p.colour_rgb is None:
+            return set()
+        lx, ly = ev.lane_xy
+
+        def holding(t0: float, t1: float) -> set[int]:
+            return {a.id for fr in self.history.window(t0, t1) for a in fr.avatars
+                    if a.has_reach and a.hand_rgb is not None
+                    and math.hypot(a.reach_x - lx, a.reach_y - ly) <= cfg.carry_radius_m
+                    and chroma_distance(a.hand_rgb, p.colour_rgb) <= cfg.carry_colour_match}
+
+        before = holding(ev.t - cfg.carry_window_s, ev.t)
+        after = holding(ev.t + 1e-6, ev.t + cfg.carry_window_s)
+        # the product must appear in the hand (or leave it): a hand of that colour all along is a sleeve
+        return after - before if ev.quantity > 0 else before - after
 
     def _fit(self, product_id: str, weight_g: float, max_units: int) -> tuple[int, float] | None:
         """Units k (1..max_units) of a product that explain ``weight_g``, and the misfit in tolerances."""

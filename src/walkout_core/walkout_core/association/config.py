@@ -46,6 +46,14 @@ class AssociationConfig:
                                               max_value=1.0)
     busy_window_s: float = param(0.6, 's', 'an avatar just given an event on another lane this close in time is '
                                  '"busy" for the next one', min_value=0.0, max_value=5.0)
+    carry_colour_weight: float = param(10.0, '-', 'prior weight of an avatar whose hand is seen with the event\'s '
+                                       'product colour near the lane (after a pick, before a put-back; 1 = off)',
+                                       min_value=1.0, max_value=1000.0)
+    carry_window_s: float = param(1.5, 's', '... within this long after a pick (before a put-back)',
+                                  min_value=0.0, max_value=10.0)
+    carry_radius_m: float = param(0.6, 'm', '... with the hand this near the lane', min_value=0.0, max_value=5.0)
+    carry_colour_match: float = param(0.06, '-', '... and its colour this near the product\'s packaging colour '
+                                      '(chromaticity distance)', min_value=0.0, max_value=1.5)
     busy_weight: float = param(0.1, '-', 'prior weight of a busy avatar (one hand, one lane at a time; 1 = off)',
                                min_value=0.0, max_value=1.0)
     sensor_fault_factor: float = param(0.9, '-', 'confidence factor for events flagged SENSOR_FAULT',

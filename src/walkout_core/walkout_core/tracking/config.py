@@ -30,7 +30,7 @@ class TrackerConfig:
                                   min_value=0.0, max_value=10.0)
     merged_area_factor: float = param(1.8, '-', 'a detection this many persons large may update several avatars',
                                       min_value=1.0, max_value=10.0)
-    max_merged_share: int = param(2, '-', 'most avatars one merged detection may update', min_value=1, max_value=10)
+    max_merged_share: int = param(3, '-', 'most avatars one merged detection may update', min_value=1, max_value=10)
     appearance_weight: float = param(400.0, '1/rgb^2', 'assignment cost per squared RGB distance (0..1 units) '
                                      'between an avatar\'s clothing colour and a detection\'s (0 = off)',
                                      min_value=0.0, max_value=1.0e5)

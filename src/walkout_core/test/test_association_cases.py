@@ -129,20 +129,6 @@ def test_handover_when_both_hold_items_takes_the_more_recent_picker_as_giver():
     assert out.confidence == pytest.approx(0.5)     # a guess, and it says so
 
 
-def test_handover_when_both_hold_items_the_first_to_hold_a_hand_out_gives_when_enabled():
-    # 2 picked first, 1 more recently; 2 holds a hand out to 1 at 15.0, 1 reaches for it at 15.4
-    s = Script().avatar(1, (0, (1.4, 5.0)), (12, (1.4, 5.0)), (14, (3.0, 4.6)))
-    s.avatar(2, (0, (2.6, 5.0)), (12, (2.6, 5.0)), (13, (3.0, 4.0)))
-    s.reach(2, 3.6, 4.5, front(3)).reach(1, 9.6, 10.5, front(0))
-    s.reach(2, 15.0, 16.5, (3.0, 4.28)).reach(1, 15.4, 16.5, (3.0, 4.32))
-    cfg = validate(dataclasses.replace(CFG, handover_offer_dist_m=0.6))
-    a, ch = run(s, [shelf_event(LAYOUT, 'x', 4.0, S1, 3), shelf_event(LAYOUT, 'y', 10.0, S1, 0)], cfg=cfg)
-    out = next(c for c in ch if c.cause == Cause.HANDOVER_OUT)
-    assert (out.avatar_id, out.counterpart_avatar_id, out.product_id) == (2, 1, 'p019')
-    assert out.confidence == pytest.approx(cfg.handover_offer_confidence)
-    assert a.ledger.holds(1, 'p019') == 1 and a.ledger.holds(1, 'p001') == 1
-
-
 def _both_hold_then_meet(rgb_1, rgb_2):
     """2 picks p019 (lane 3) at 4 s, 1 picks p001 (lane 0) at 10 s; their hands meet at 15 s showing
     the colours ``rgb_1`` / ``rgb_2``."""

@@ -332,9 +332,6 @@ class Associator:
             ua, ub = (unit, ub) if a_gives else (ua, unit)
         elif ua is None or ub is None:      # one of them holds something: that one gives
             conf, a_gives = 1.0, ub is None
-        elif m.first_offer in (m.avatar_a, m.avatar_b):
-            # both hold items: the giver holds a hand out first, the receiver reaches for it after
-            conf, a_gives = self.cfg.handover_offer_confidence, m.first_offer == m.avatar_a
         else:
             # both hold items and nothing seen tells who gives: the more recent picker is a guess (0.5)
             conf, a_gives = 0.5, ua.seq > ub.seq

@@ -93,12 +93,6 @@ class AssociationConfig:
     handover_crowd_m: float = param(0.0, 'm', 'a third person\'s body this near the meeting hands in most evidence '
                                     'frames makes the meeting no handover (whose hand met whom is unsure; 0 = off)',
                                     min_value=0.0, max_value=5.0)
-    handover_offer_dist_m: float = param(0.0, 'm', 'when both hold items: a hand this near the other person\'s '
-                                         'body, seen in a meeting before any hand of theirs, is the giver offering '
-                                         '(0 = off: the giver is the more recent picker, a guess)', min_value=0.0,
-                                         max_value=2.0)
-    handover_offer_confidence: float = param(0.85, '-', 'confidence of a handover whose giver is told by who '
-                                             'offered first (both hold items)', min_value=0.0, max_value=1.0)
     handover_colour_match: float = param(0.08, '-', 'a colour seen at the meeting hands is a product whose '
                                          'catalogue packaging colour is within this chromaticity distance (0 = '
                                          'colours unused)', min_value=0.0, max_value=1.5)

@@ -28,7 +28,6 @@ class HandoverMeeting:
     t_start: float                # [s] first frame of the standing meeting
     t_detect: float               # [s] last frame of hand evidence (reported once the two have parted)
     point: tuple[float, float]    # [m] mean point where the hands met
-    first_offer: int | None = None  # [-] avatar whose hand reached toward the other first (None: unseen or both at once)
     hand_rgbs: tuple[tuple[float, float, float], ...] = ()  # [0..1] colours seen at the meeting hands (what crossed)
 
 
@@ -40,8 +39,6 @@ class _Pair:
     fired: bool = False
     points: list[tuple[float, float, float]] = field(default_factory=list)   # (t, x, y) hand evidence
     crowded: int = 0              # evidence frames with a third person's body near the hands
-    first_offer: int | None = None  # avatar whose hand was first seen near the other's body
-    offer_seen: bool = False        # an offering hand has been seen (a tie leaves first_offer None)
     colours: list[tuple[float, float, float]] = field(default_factory=list)  # hand colours in evidence frames
 
 
@@ -161,7 +158,6 @@ class HandoverDetector:
                     self._conclude(key, pair, out)
                 pair = self._pairs[key] = _Pair(t_start=frame.t, t_last=frame.t, start_bodies=bodies)
             pair.t_last = frame.t
-            self._note_offer(pair, a, b, fresh)
             if (a.id in fresh or b.id in fresh) and (nearest.get(a.id) == b.id or nearest.get(b.id) == a.id):
                 mid = self._meeting_point(held.get(a.id), held.get(b.id), a, b)
                 if mid is not None and distance_to_segments(mid, self._segs) >= cfg.handover_min_shelf_dist_m:
@@ -172,18 +168,6 @@ class HandoverDetector:
                     pair.crowded += bool(np.any(others < cfg.handover_crowd_m))
         self._expire(frame.t, seen, out)
         return out
-
-    def _note_offer(self, pair: _Pair, a: AvatarSample, b: AvatarSample, fresh: set[int]) -> None:
-        """Who holds a hand out first: the giver offers, the receiver reaches for it after. Hands seen in
-        the same first frame tell nothing (a tie)."""
-        lim = self.cfg.handover_offer_dist_m
-        if pair.offer_seen or lim <= 0:
-            return
-        offering = [x.id for x, y in ((a, b), (b, a))
-                    if x.id in fresh and np.hypot(x.reach_x - y.x, x.reach_y - y.y) <= lim]
-        if offering:
-            pair.offer_seen = True
-            pair.first_offer = offering[0] if len(offering) == 1 else None
 
     def _held(self, pair: _Pair) -> bool:
         """Did the pair's hand evidence make one hold, and no longer than a handover takes?"""
@@ -211,8 +195,7 @@ class HandoverDetector:
                     other.fired = True
             pts = np.asarray([(x, y) for _, x, y in pair.points])
             out.append(HandoverMeeting(key[0], key[1], pair.t_start, pair.points[-1][0],
-                                       (float(pts[:, 0].mean()), float(pts[:, 1].mean())), pair.first_offer,
-                                       tuple(pair.colours)))
+                                       (float(pts[:, 0].mean()), float(pts[:, 1].mean())), tuple(pair.colours)))
         pair.points.clear()
         pair.colours.clear()
         pair.crowded = 0

@@ -445,10 +445,10 @@ class BackgroundDetector:
             mask = fg[y0:y1, x0:x1] & disc
             if cv2.countNonZero(mask) < c.appearance_min_pixels:
                 continue
-            px = f[y0:y1, x0:x1][mask != 0].astype(np.float32)
-            sat = px.max(axis=1) - px.min(axis=1)
-            keep = px[sat >= np.quantile(sat, 1.0 - c.hand_colour_share)]
-            mf = keep.mean(axis=0)
+            px = f[y0:y1, x0:x1][mask.view(bool)]
+            sat = px.max(axis=1).astype(np.int16) - px.min(axis=1)
+            n = max(1, int(round(len(sat) * c.hand_colour_share)))
+            mf = px[np.argpartition(sat, len(sat) - n)[len(sat) - n:]].mean(axis=0)
             out[k] = (float(mf[2]) / 255.0, float(mf[1]) / 255.0, float(mf[0]) / 255.0)
         return out
 

@@ -73,7 +73,7 @@ class AssociationConfig:
                                      min_value=0.0, max_value=1.0)
     handover_reach_dist_m: float = param(0.35, 'm', 'two reach points this near meet for a handover',
                                          min_value=0.05, max_value=2.0)
-    handover_reach_body_dist_m: float = param(0.45, 'm', 'when only one hand is seen: it meets the other person '
+    handover_reach_body_dist_m: float = param(0.5, 'm', 'when only one hand is seen: it meets the other person '
                                               'if this near their body (0 = both hands needed)', min_value=0.0,
                                               max_value=2.0)
     handover_hand_min_body_dist_m: float = param(0.2, 'm', 'when only one hand is seen: at least this far from the '

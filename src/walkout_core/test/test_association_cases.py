@@ -86,6 +86,16 @@ def test_pick_the_product_seen_coming_out_in_a_hand_decides():
     assert (c.avatar_id, c.needs_review) == (2, False) and c.confidence > 0.85
 
 
+def test_review_evidence_says_whose_hand_showed_the_product():
+    p001 = LAYOUT.catalogue['p001'].colour_rgb
+    both = _two_hands_at_lane_0(SKIN, p001, SKIN, p001)    # both hands show it: no help, but staff see it
+    assert both.needs_review
+    shown = {d['avatar_id']: d['hand_showed_product'] for d in json.loads(both.review.evidence_json)['candidates']}
+    assert shown == {1: True, 2: True}
+    neither = _two_hands_at_lane_0(SKIN, SKIN, SKIN, SKIN)
+    assert not any(d['hand_showed_product'] for d in json.loads(neither.review.evidence_json)['candidates'])
+
+
 def test_a_hand_of_the_products_colour_all_along_is_no_evidence():
     # 1's sleeve happens to be p001's colour before and after: the product did not come out in that hand
     p001 = LAYOUT.catalogue['p001'].colour_rgb

@@ -149,10 +149,10 @@ class Associator:
         for c in cands:
             if c.avatar_id in busy:
                 weights[c.avatar_id] *= cfg.busy_weight
-        if not unknown and cfg.carry_colour_weight != 1.0:
-            for aid in self._carrying(product, ev):
-                if aid in weights:
-                    weights[aid] *= cfg.carry_colour_weight
+        carrying = self._carrying(product, ev) if not unknown and cfg.carry_colour_weight != 1.0 else set()
+        for aid in carrying:
+            if aid in weights:
+                weights[aid] *= cfg.carry_colour_weight
         ranked, p_nobody = posterior(cands, cfg, weights)
         factor = 1.0
         if fault:
@@ -182,7 +182,7 @@ class Associator:
             candidate_scores=[float(p) for _, p in ranked])
         if review:
             self.stats['events_review'] += 1
-            ch.review = self._review_alert(ev, ch, ranked, p_nobody, unknown)
+            ch.review = self._review_alert(ev, ch, ranked, p_nobody, unknown, carrying)
         elif cause == Cause.RESTOCK:
             self.stats['events_restock'] += 1
         else:
@@ -261,7 +261,7 @@ class Associator:
         return product, quantity, cause
 
     def _review_alert(self, ev: ShelfEventIn, ch: BasketChange, ranked: list[tuple[Candidate, float]],
-                      p_nobody: float, unknown: bool) -> AlertInfo:
+                      p_nobody: float, unknown: bool, carrying: set[int] = frozenset()) -> AlertInfo:
         why = ('nobody near the shelf' if ch.avatar_id == 0 else
                'product not identified' if unknown else
                f'best candidate only {ch.confidence:.2f} likely')
@@ -272,7 +272,8 @@ class Associator:
             'candidates': [{'avatar_id': c.avatar_id, 'posterior': p, 'is_staff': c.is_staff,
                             'used_reach': c.used_reach, 'best_stamp_s': c.best_t,
                             'best_distance_m': c.best_dist_m, 'body_distance_m': c.body_dist_m,
-                            'position': list(c.position), 'reach_point': list(c.reach) if c.reach else None}
+                            'position': list(c.position), 'reach_point': list(c.reach) if c.reach else None,
+                            'hand_showed_product': c.avatar_id in carrying}
                            for c, p in ranked],
         }
         return AlertInfo(

@@ -40,8 +40,8 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
     'shelf': ('event_precision', 'event_recall', 'product_accuracy', 'quantity_accuracy', 'misplaced_precision',
               'misplaced_recall', 'event_delay_p95_s'),
     'tracking': ('mota', 'idf1', 'id_switches_per_100_min', 'reach_error_p95_m'),
-    'baskets': ('basket_exact_accuracy', 'item_precision', 'item_recall', 'review_rate', 'receipt_latency_p50_s',
-                'receipt_latency_p95_s'),
+    'baskets': ('basket_exact_accuracy', 'item_precision', 'item_recall', 'review_rate', 'review_top1_accuracy',
+                'receipt_latency_p50_s', 'receipt_latency_p95_s'),
 }
 KEYS: tuple[str, ...] = tuple(k for ks in STAGE_KEYS.values() for k in ks) + ('realtime_factor',)
 #: Nodes each stage's figures depend on (by executable).
@@ -544,7 +544,7 @@ def score(result: ReplayResult, truth: dict[str, list[Any]], layout_obj: Any = N
         'tracking': lambda: (truth['/truth/persons'], out['/tracking/avatars']),
         'baskets': lambda: (truth['/truth/baskets'], truth['/truth/events'], truth['/truth/persons'],
                             out['/tracking/avatars'], out['/baskets/state'], out['/baskets/events'],
-                            out['/checkout/receipts']),
+                            out['/checkout/receipts'], out['/shelves/events']),
     }
     started_exec = set(result.started_executables)
     for stage, (mod_name, fn_name) in STAGE_FUNCS.items():
@@ -747,7 +747,8 @@ def pool_suite(per: dict[str, dict[str, Any]]) -> dict[str, Any]:
     pooled = {'basket_exact_accuracy': ('shoppers_exact', 'shoppers'),
               'item_precision': ('items_matched', 'items_predicted'),
               'item_recall': ('items_matched', 'items_true'),
-              'review_rate': ('events_reviewed', 'events_decided')}
+              'review_rate': ('events_reviewed', 'events_decided'),
+              'review_top1_accuracy': ('reviews_top1_right', 'reviews_scored')}
     for key, (num, den) in pooled.items():
         total = sum(int(p.get(den) or 0) for p in per.values())
         overall[f'{key}_mean_of_scenarios'] = overall.get(key)

@@ -66,9 +66,31 @@ def test_scores():
 
 def test_nothing_to_score_gives_none():
     m = basket_metrics([], [], [], [], [], [], [])
-    rates = {'basket_exact_accuracy', 'item_precision', 'item_recall', 'review_rate',
+    rates = {'basket_exact_accuracy', 'item_precision', 'item_recall', 'review_rate', 'review_top1_accuracy',
              'receipt_latency_p50_s', 'receipt_latency_p95_s'}
     assert set(m) == rates | {'shoppers', 'shoppers_exact', 'items_matched', 'items_predicted', 'items_true',
-                              'events_decided', 'events_reviewed'}
+                              'events_decided', 'events_reviewed', 'reviews_top1_right', 'reviews_scored'}
     assert all(m[k] is None for k in rates)
     assert m['shoppers'] == 0 and m['shoppers_exact'] == 0
+
+
+def test_review_top1_accuracy_scores_the_first_candidate_of_each_review():
+    truth_p, avs = frames()
+    truth_b = [NS(header=NS(stamp=st(T0 + 10)), baskets=[NS(person_id=1, is_staff=False, paid=True, items=[])])]
+    # three reviewed events: r1's first candidate (11 = person 1) made it, r2's (12 = person 2) did not (person 1
+    # did), r3 has no truth event on its lane (not scored); a decided event is not a review
+    tev = [NS(header=NS(stamp=st(T0 + 1.0)), kind=0, person_id=1, shelf_id='S1', lane=2),
+           NS(header=NS(stamp=st(T0 + 2.0)), kind=0, person_id=1, shelf_id='S1', lane=3),
+           NS(header=NS(stamp=st(T0 + 2.1)), kind=0, person_id=2, shelf_id='S2', lane=0)]
+    shelf = [NS(event_id='r1', shelf_id='S1', lane=2, header=NS(stamp=st(T0 + 1.05))),
+             NS(event_id='r2', shelf_id='S1', lane=3, header=NS(stamp=st(T0 + 2.05))),
+             NS(event_id='r3', shelf_id='S9', lane=0, header=NS(stamp=st(T0 + 2.0))),
+             NS(event_id='d', shelf_id='S2', lane=0, header=NS(stamp=st(T0 + 2.1)))]
+    ev = [NS(shelf_event_id='r1', cause=0, needs_review=True, avatar_id=11, candidate_avatar_ids=[11, 12]),
+          NS(shelf_event_id='r2', cause=0, needs_review=True, avatar_id=12, candidate_avatar_ids=[12, 11]),
+          NS(shelf_event_id='r3', cause=0, needs_review=True, avatar_id=11, candidate_avatar_ids=[11]),
+          NS(shelf_event_id='d', cause=0, needs_review=False, avatar_id=12, candidate_avatar_ids=[12])]
+    m = basket_metrics(truth_b, tev, truth_p, avs, [], ev, [], shelf)
+    assert (m['reviews_top1_right'], m['reviews_scored']) == (1, 2)
+    assert m['review_top1_accuracy'] == pytest.approx(0.5)
+    assert basket_metrics(truth_b, tev, truth_p, avs, [], ev, [])['review_top1_accuracy'] is None  # no shelf events

@@ -2,7 +2,9 @@
 
 ``basket_metrics`` takes lists of message-like objects (rclpy or rosbags-deserialized) and returns
 ``basket_exact_accuracy``, ``item_precision``, ``item_recall``, ``review_rate``,
-``receipt_latency_p50_s`` and ``receipt_latency_p95_s`` (``None`` where there is nothing to score).
+``receipt_latency_p50_s`` and ``receipt_latency_p95_s`` (``None`` where there is nothing to score), and,
+given the shelf events, ``review_top1_accuracy``: the share of events sent to review whose first candidate
+is the person who made the event (what staff resolving a review find suggested).
 """
 from __future__ import annotations
 
@@ -18,6 +20,10 @@ __all__ = ['basket_metrics', 'final_baskets', 'KIND_CHECKOUT', 'CAUSE_REVIEW_RES
 #: ``TruthEvent.KIND_CHECKOUT``; ``BasketEvent.CAUSE_REVIEW_RESOLVED``.
 KIND_CHECKOUT = 5
 CAUSE_REVIEW_RESOLVED = 5
+#: ``TruthEvent`` kinds made at a shelf lane (pick, put back, put misplaced, restock).
+SHELF_KINDS = (0, 1, 2, 4)
+#: [s] a truth shelf event this near a detected one on the same lane is the same event
+SAME_EVENT_S = 1.5
 
 
 def final_baskets(basket_arrays: Iterable[Any]) -> dict[int, Counter[str]]:
@@ -39,7 +45,9 @@ def _percentile(xs: list[float], q: float) -> float | None:
 
 def basket_metrics(truth_baskets: Iterable[Any], truth_events: Iterable[Any], truth_person_arrays: Iterable[Any],
                    avatar_arrays: Iterable[Any], baskets: Iterable[Any], basket_events: Iterable[Any],
-                   receipts: Iterable[Any]) -> dict[str, float | None]:
+                   receipts: Iterable[Any], shelf_events: Iterable[Any] = ()) -> dict[str, float | None]:
+    truth_events = list(truth_events)
+    basket_events = list(basket_events)
     truth_arrays = list(truth_baskets)
     truth: dict[int, Counter[str]] = {}
     staff: set[int] = set()
@@ -73,6 +81,22 @@ def basket_metrics(truth_baskets: Iterable[Any], truth_events: Iterable[Any], tr
             continue
         decided[e.shelf_event_id] = decided.get(e.shelf_event_id, False) or bool(e.needs_review)
 
+    # reviews whose first candidate made the event: the detected shelf event's lane and stamp find the truth one
+    lanes = {e.event_id: (str(e.shelf_id), int(e.lane), stamp_s(e.header.stamp)) for e in shelf_events}
+    by_lane: dict[tuple[str, int], list[tuple[float, int]]] = defaultdict(list)
+    for ev in truth_events if lanes else ():
+        if int(ev.kind) in SHELF_KINDS:
+            by_lane[(str(ev.shelf_id), int(ev.lane))].append((stamp_s(ev.header.stamp), int(ev.person_id)))
+    top_right: dict[str, bool] = {}
+    for e in basket_events:
+        if not e.needs_review or e.shelf_event_id in top_right or e.shelf_event_id not in lanes:
+            continue
+        shelf, lane, t = lanes[e.shelf_event_id]
+        near = [x for x in by_lane.get((shelf, lane), []) if abs(x[0] - t) <= SAME_EVENT_S]
+        if near:
+            top = int(e.candidate_avatar_ids[0]) if len(e.candidate_avatar_ids) else int(e.avatar_id)
+            top_right[e.shelf_event_id] = mapping.get(top) == min(near, key=lambda x: abs(x[0] - t))[1]
+
     # receipt latency: receipt stamp - the person's CHECKOUT truth stamp (the last one before the receipt)
     checkouts: dict[int, list[float]] = defaultdict(list)
     for ev in truth_events:
@@ -98,6 +122,9 @@ def basket_metrics(truth_baskets: Iterable[Any], truth_events: Iterable[Any], tr
         'items_true': n_true,
         'events_decided': len(decided),
         'events_reviewed': sum(decided.values()),
+        'review_top1_accuracy': sum(top_right.values()) / len(top_right) if top_right else None,
+        'reviews_top1_right': sum(top_right.values()),
+        'reviews_scored': len(top_right),
         'receipt_latency_p50_s': _percentile(lat, 50),
         'receipt_latency_p95_s': _percentile(lat, 95),
     }

@@ -232,6 +232,13 @@ def test_tracker_node_publishes_avatars_and_markers(ros):
         pubs['cam0'].publish(m)
         h.spin_until(lambda: node.diag.counters['appearance'] > 0, 3.0)
         assert node.diag.counters['appearance'] >= 1
+        # so is a malformed hand colour
+        seen = node.diag.counters['appearance']
+        m = _dets('cam0', T0 + 5.2, (1.2, 1.7))
+        m.detections[0].hand_rgb = [0.2, float('inf'), 0.1]
+        pubs['cam0'].publish(m)
+        h.spin_until(lambda: node.diag.counters['appearance'] > seen, 3.0)
+        assert node.diag.counters['appearance'] > seen
     finally:
         h.close()
 

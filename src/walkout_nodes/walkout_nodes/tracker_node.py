@@ -189,7 +189,7 @@ class TrackerNode(Node):
             self.diag.problem('detections', f'{out.rejected} invalid detection(s) (NaN or off the floor) ignored')
         if out.rejected_appearance:
             self.diag.problem('appearance', f'{out.rejected_appearance} detection(s) with a malformed appearance_rgb '
-                              '(NaN or outside 0..1): appearance ignored')
+                              'or hand_rgb (NaN or outside 0..1): that colour ignored')
         self.updates += 1
         self.diag.count('updates')
         self.diag.count('births', out.births)

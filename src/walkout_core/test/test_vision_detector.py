@@ -146,3 +146,22 @@ def test_make_detector_backend_and_config_validation(small):
         from_mapping(DetectorConfig, {'diff_threshold': -3.0})
     with pytest.raises(ValueError, match='onnx_model_path'):
         from_mapping(DetectorConfig, {'backend': 'onnx'})
+
+
+def test_a_blob_farther_away_does_not_crowd_out_the_arm(small):
+    # a bag on the floor 0.8 m from a reaching person: foreground, not a body, farther than the hand;
+    # the hand is searched in the person's own blob, so the bag's pixels are no hand candidates
+    cam = small.camera('cam0')
+    bg = render_background(cam, small.shelves)
+    p = Person(1.5, 1.5, heading=math.pi / 2, hand=(1.6, 2.0))
+    box = cam.floor_to_image(np.array([[0.62, 1.45], [0.78, 1.61]]))
+    (u0, v0), (u1, v1) = np.floor(box.min(axis=0)).astype(int), np.ceil(box.max(axis=0)).astype(int)
+    det = _detector(small, cam)
+    det.detect(render_frame(cam, bg, (), seed=100), 0.0)
+    res = None
+    for k in range(3):
+        img = render_frame(cam, bg, [p], seed=k)
+        img[v0:v1, u0:u1] = (30, 200, 230)
+        res = det.detect(img, 0.1 * (k + 1))
+    (d,) = res.detections
+    assert d.has_reach and math.hypot(d.reach_x - 1.6, d.reach_y - 2.0) < 0.07

@@ -356,11 +356,21 @@ class BackgroundDetector:
         ys, xs = _nonzero(out)
         if xs.size == 0:
             return {}
+        # an arm grows out of its body: candidates are in the foreground blob of the person's centre
+        # (another blob farther away, e.g. someone cut by the image border, must not crowd the arm out)
+        _, blob = cv2.connectedComponents(fg[oy:ey, ox:ex], connectivity=8, ltype=cv2.CV_32S)
+        cand_blob = blob[ys, xs]
+        cu_i = np.clip(np.rint(centres[:, 0]).astype(int) - ox, 0, ex - ox - 1)
+        cv_i = np.clip(np.rint(centres[:, 1]).astype(int) - oy, 0, ey - oy - 1)
+        own_blob = blob[cv_i, cu_i]
         xs, ys = xs + ox, ys + oy
         d = np.hypot(xs[:, None] - centres[None, :, 0], ys[:, None] - centres[None, :, 1])
         hands: dict[int, tuple[float, float]] = {}
         for k in range(len(persons)):
-            cand = np.nonzero(d[:, k] <= reach)[0]
+            near = d[:, k] <= reach
+            if own_blob[k]:         # (a centre pixel off the foreground leaves every blob in)
+                near &= cand_blob == own_blob[k]
+            cand = np.nonzero(near)[0]
             if cand.size == 0:
                 continue
             cand = cand[np.argsort(-d[cand, k])][:self.cfg.arm_candidates]

@@ -139,14 +139,14 @@ def test_handover_when_both_hold_items_takes_the_more_recent_picker_as_giver():
     assert out.confidence == pytest.approx(0.5)     # a guess, and it says so
 
 
-def _both_hold_then_meet(rgb_1, rgb_2):
+def _both_hold_then_meet(rgb_1, rgb_2, cfg: AssociationConfig = CFG):
     """2 picks p019 (lane 3) at 4 s, 1 picks p001 (lane 0) at 10 s; their hands meet at 15 s showing
     the colours ``rgb_1`` / ``rgb_2``."""
     s = Script().avatar(1, (0, (1.4, 5.0)), (12, (1.4, 5.0)), (14, (3.0, 4.6)))
     s.avatar(2, (0, (2.6, 5.0)), (12, (2.6, 5.0)), (13, (3.0, 4.0)))
     s.reach(2, 3.6, 4.5, front(3)).reach(1, 9.6, 10.5, front(0))
     s.reach(1, 15.0, 16.5, (3.0, 4.32), rgb_1).reach(2, 15.0, 16.5, (3.0, 4.28), rgb_2)
-    return run(s, [shelf_event(LAYOUT, 'x', 4.0, S1, 3), shelf_event(LAYOUT, 'y', 10.0, S1, 0)])
+    return run(s, [shelf_event(LAYOUT, 'x', 4.0, S1, 3), shelf_event(LAYOUT, 'y', 10.0, S1, 0)], cfg=cfg)
 
 
 def test_handover_the_product_seen_at_the_hands_tells_who_gives():
@@ -160,11 +160,12 @@ def test_handover_the_product_seen_at_the_hands_tells_who_gives():
     assert a.ledger.holds(1, 'p019') == 1 and a.ledger.holds(1, 'p001') == 1 and a.ledger.holds(2, 'p019') == 0
 
 
-def test_handover_colours_matching_no_held_product_leave_the_guess():
+def test_handover_colours_matching_no_held_product_leave_the_guess_without_the_veto():
+    # (with handover_colour_veto_n on, as many grey colours as here are no handover: the test below)
     grey = (0.5, 0.5, 0.5)      # skin-less grey hands: no product's packaging
     assert all(chroma_distance(grey, LAYOUT.catalogue[p].colour_rgb) > CFG.handover_colour_match
                for p in ('p001', 'p019'))
-    _, ch = _both_hold_then_meet(grey, grey)
+    _, ch = _both_hold_then_meet(grey, grey, validate(dataclasses.replace(CFG, handover_colour_veto_n=0)))
     out = next(c for c in ch if c.cause == Cause.HANDOVER_OUT)
     assert out.avatar_id == 1 and out.product_id == 'p001' and out.confidence == pytest.approx(0.5)
 
@@ -473,3 +474,13 @@ def test_a_hand_on_the_other_persons_body_is_no_handover():
     s.reach(1, 4.6, 5.5, front(0)).reach(1, 16.0, 17.6, (3.5, 4.3))
     _, ch = run(s, [shelf_event(LAYOUT, 'a', 5.0, S1, 0)], t1=35.0)
     assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
+
+
+def test_handover_veto_when_the_hands_never_show_a_held_product():
+    # the hands meet, seen in colour many times (> handover_colour_veto_n), never in p001's or p019's
+    # colour: what met was no held product, no handover
+    grey = (0.5, 0.5, 0.5)
+    a, ch = _both_hold_then_meet(grey, grey)
+    assert CFG.handover_colour_veto_n > 0
+    assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
+    assert a.stats['handovers_vetoed'] == 1 and a.ledger.holds(1, 'p001') == 1 and a.ledger.holds(2, 'p019') == 1

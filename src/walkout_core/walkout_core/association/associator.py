@@ -287,6 +287,18 @@ class Associator:
             evidence_start=ev.t - self.cfg.window_before_s, evidence_end=ev.t + self.cfg.window_after_s,
             evidence_json=json.dumps(evidence, sort_keys=True))
 
+    def _nothing_held_seen(self, m: HandoverMeeting) -> bool:
+        """The meeting hands were seen in colour ``handover_colour_veto_n`` times or more and not once in the
+        colour of a product either of the two holds: what met was no held product."""
+        cfg = self.cfg
+        if cfg.handover_colour_veto_n <= 0 or len(m.hand_rgbs) < cfg.handover_colour_veto_n:
+            return False
+        held = [self.layout.catalogue.get(u.product_id) for a in (m.avatar_a, m.avatar_b)
+                for u in self.ledger.handable(a)]
+        colours = [p.colour_rgb for p in held if p is not None and p.colour_rgb is not None]
+        return bool(colours) and not any(chroma_distance(rgb, c) <= cfg.handover_colour_match
+                                         for rgb in m.hand_rgbs for c in colours)
+
     def _handed_by_colour(self, m: HandoverMeeting) -> tuple[bool, Unit, float] | None:
         """Which held product crossed, from the colours seen at the meeting hands -> (avatar_a gives, the
         unit, confidence), or None when the colours do not tell. Each colour votes for the candidate
@@ -326,6 +338,9 @@ class Associator:
         ua, ub = self.ledger.last_handable(m.avatar_a), self.ledger.last_handable(m.avatar_b)
         if ua is None and ub is None:
             self.stats['handovers_empty'] += 1
+            return []
+        if self._nothing_held_seen(m):
+            self.stats['handovers_vetoed'] += 1
             return []
         seen = self._handed_by_colour(m)
         if seen is not None:                # the product seen crossing at the hands: its holder gives it

@@ -98,6 +98,9 @@ class AssociationConfig:
                                          'colours unused)', min_value=0.0, max_value=1.5)
     handover_colour_margin: float = param(0.03, '-', '... and nearer than any other candidate product\'s by this '
                                           'much', min_value=0.0, max_value=1.5)
+    handover_colour_veto_n: int = param(6, '-', 'the meeting hands seen in colour this many times and never in '
+                                        'the colour of a product either person holds: no handover (0 = off)',
+                                        min_value=0, max_value=1000)
     handover_in_checkout_zones: bool = param(True, '-', 'people inside checkout zones can hand over (else their hands '
                                              'are taken to be on the terminal)')
     handover_max_move_m: float = param(0.3, 'm', 'both people move at most this much during a handover meeting '

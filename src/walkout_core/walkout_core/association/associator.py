@@ -293,11 +293,20 @@ class Associator:
         cfg = self.cfg
         if cfg.handover_colour_veto_n <= 0 or len(m.hand_rgbs) < cfg.handover_colour_veto_n:
             return False
-        held = [self.layout.catalogue.get(u.product_id) for a in (m.avatar_a, m.avatar_b)
-                for u in self.ledger.handable(a)]
-        colours = [p.colour_rgb for p in held if p is not None and p.colour_rgb is not None]
+        colours = self._held_colours([m.avatar_a, m.avatar_b]).values()
         return bool(colours) and not any(chroma_distance(rgb, c) <= cfg.handover_colour_match
                                          for rgb in m.hand_rgbs for c in colours)
+
+    def _held_colours(self, avatars: list[int]) -> dict[str, tuple[float, float, float]]:
+        """Product -> catalogue packaging colour, for the units the avatars picked (products without one
+        left out)."""
+        out = {}
+        for a in avatars:
+            for u in self.ledger.handable(a):
+                product = self.layout.catalogue.get(u.product_id)
+                if product is not None and product.colour_rgb is not None:
+                    out[u.product_id] = product.colour_rgb
+        return out
 
     def _handed_by_colour(self, m: HandoverMeeting) -> tuple[bool, Unit, float] | None:
         """Which held product crossed, from the colours seen at the meeting hands -> (avatar_a gives, the
@@ -310,12 +319,7 @@ class Associator:
         if cfg.handover_colour_match <= 0 or not m.hand_rgbs:
             return None
         units = {m.avatar_a: self.ledger.handable(m.avatar_a), m.avatar_b: self.ledger.handable(m.avatar_b)}
-        colours = {}
-        for us in units.values():
-            for u in us:
-                product = self.layout.catalogue.get(u.product_id)
-                if product is not None and product.colour_rgb is not None:
-                    colours[u.product_id] = product.colour_rgb
+        colours = self._held_colours([m.avatar_a, m.avatar_b])
         if not colours:
             return None
         votes: Counter[str] = Counter()

@@ -117,12 +117,23 @@ def ros():
     rclpy.try_shutdown()
 
 
-def _play(bag, rate, extra=()):
-    from rclpy.executors import MultiThreadedExecutor
+def _player(bag, **params):
+    """A BagPlayer on ``bag`` with the given parameters (name=value)."""
     from rclpy.parameter import Parameter
+    from walkout_nodes.bag_player import BagPlayer
+    return BagPlayer(parameter_overrides=[Parameter('bag', value=str(bag))]
+                     + [Parameter(k, value=v) for k, v in params.items()])
+
+
+#: the player paced by the graph: as fast as it keeps up, at most max_lag_s ahead of /tracking/avatars
+LOCK_STEP = {'rate': 0.0, 'progress_topics': ['/tracking/avatars'], 'max_lag_s': 0.2}
+
+
+def _play(bag, rate):
+    from rclpy.executors import MultiThreadedExecutor
     from rosgraph_msgs.msg import Clock
     from walkout_msgs.msg import LoadCellReadings
-    from walkout_nodes.bag_player import BagPlayer, qos_for_topic
+    from walkout_nodes.bag_player import qos_for_topic
     got, clocks = [], []
     lock = threading.Lock()
     sub = rclpy.create_node('test_sink')
@@ -130,8 +141,7 @@ def _play(bag, rate, extra=()):
                             lambda m: (lock.acquire(), got.append((time.monotonic(), m)), lock.release()),
                             qos_for_topic('/shelves/load_cells', True))
     sub.create_subscription(Clock, '/clock', lambda m: clocks.append(m), 10)
-    player = BagPlayer(parameter_overrides=[Parameter('bag', value=str(bag)), Parameter('rate', value=rate),
-                                            Parameter('wait_for_subscribers_s', value=10.0), *extra])
+    player = _player(bag, rate=rate, wait_for_subscribers_s=10.0)
     ex = MultiThreadedExecutor(num_threads=2)
     ex.add_node(sub)
     ex.add_node(player)
@@ -207,9 +217,8 @@ def test_recorder_round_trip(ros, tmp_path):
 def test_player_waits_for_the_graph(ros, tmp_path):
     """With a progress topic, the player stays within max_lag_s of what the graph has published."""
     from rclpy.executors import SingleThreadedExecutor
-    from rclpy.parameter import Parameter
     from walkout_msgs.msg import AvatarArray, LoadCellReadings
-    from walkout_nodes.bag_player import BagPlayer, qos_for_topic
+    from walkout_nodes.bag_player import qos_for_topic
     bag = write_bag(tmp_path / 'b', duration_s=3.0)
     echo = rclpy.create_node('test_slow_graph')
     pub = echo.create_publisher(AvatarArray, '/tracking/avatars', qos_for_topic('/tracking/avatars', True))
@@ -223,10 +232,7 @@ def test_player_waits_for_the_graph(ros, tmp_path):
         pub.publish(AvatarArray(header=msg.header))
     echo.create_subscription(LoadCellReadings, '/shelves/load_cells', on_cells, qos_for_topic('/shelves/load_cells',
                                                                                                True))
-    player = BagPlayer(parameter_overrides=[
-        Parameter('bag', value=str(bag)), Parameter('rate', value=0.0), Parameter('wait_for_subscribers_s', value=10.0),
-        Parameter('progress_topics', value=['/tracking/avatars']), Parameter('max_lag_s', value=0.2),
-        Parameter('stall_timeout_s', value=5.0)])
+    player = _player(bag, **LOCK_STEP, wait_for_subscribers_s=10.0, stall_timeout_s=5.0)
     # Not rclpy's (Jazzy) MultiThreadedExecutor: it hands out callbacks still queued in its pool again and
     # again (ros2/rclpy#1452), which can delay this stand-in graph's callbacks by seconds each.
     ex = SingleThreadedExecutor()
@@ -251,13 +257,8 @@ def test_player_waits_for_the_graph(ros, tmp_path):
 
 def test_player_does_not_wait_for_a_silent_graph(ros, tmp_path):
     from rclpy.executors import SingleThreadedExecutor
-    from rclpy.parameter import Parameter
-    from walkout_nodes.bag_player import BagPlayer
     bag = write_bag(tmp_path / 'b', duration_s=3.0)
-    player = BagPlayer(parameter_overrides=[
-        Parameter('bag', value=str(bag)), Parameter('rate', value=0.0),
-        Parameter('progress_topics', value=['/tracking/avatars']), Parameter('max_lag_s', value=0.2),
-        Parameter('stall_timeout_s', value=0.3)])
+    player = _player(bag, **LOCK_STEP, stall_timeout_s=0.3)
     ex = SingleThreadedExecutor()
     ex.add_node(player)
     t0 = time.monotonic()
@@ -272,12 +273,10 @@ def test_player_does_not_wait_for_a_silent_graph(ros, tmp_path):
 def test_player_hears_progress_without_its_executor(ros, tmp_path):
     """The progress topics do not depend on whoever spins the player (nobody does here)."""
     from rclpy.executors import SingleThreadedExecutor
-    from rclpy.parameter import Parameter
     from walkout_msgs.msg import AvatarArray
-    from walkout_nodes.bag_player import BagPlayer, qos_for_topic
+    from walkout_nodes.bag_player import qos_for_topic
     bag = write_bag(tmp_path / 'b', duration_s=1.0)
-    player = BagPlayer(parameter_overrides=[Parameter('bag', value=str(bag)),
-                                            Parameter('progress_topics', value=['/tracking/avatars'])])
+    player = _player(bag, progress_topics=['/tracking/avatars'])
     graph = rclpy.create_node('test_graph')
     pub = graph.create_publisher(AvatarArray, '/tracking/avatars', qos_for_topic('/tracking/avatars', True))
     ex = SingleThreadedExecutor()
@@ -296,13 +295,8 @@ def test_player_hears_progress_without_its_executor(ros, tmp_path):
 
 
 def test_player_stop_wakes_a_wait_for_the_graph(ros, tmp_path):
-    from rclpy.parameter import Parameter
-    from walkout_nodes.bag_player import BagPlayer
     bag = write_bag(tmp_path / 'b', duration_s=3.0)
-    player = BagPlayer(parameter_overrides=[
-        Parameter('bag', value=str(bag)), Parameter('rate', value=0.0),
-        Parameter('progress_topics', value=['/tracking/avatars']), Parameter('max_lag_s', value=0.2),
-        Parameter('stall_timeout_s', value=60.0)])
+    player = _player(bag, **LOCK_STEP, stall_timeout_s=60.0)
     player.start()
     deadline = time.monotonic() + 10.0
     while player.published < 5 and time.monotonic() < deadline:   # the first max_lag_s go out, then it waits

@@ -128,15 +128,38 @@ def test_hands_meeting_at_a_shelf_is_no_handover():
     assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
 
 
-def test_handover_when_both_hold_items_takes_the_more_recent_picker_as_giver():
+def _both_hold_meeting_unseen(cfg: AssociationConfig = CFG):
+    """2 picks p019 (lane 3) at 4 s, 1 picks p001 (lane 0) at 10 s; their hands meet at 15 s, no colour seen."""
     s = Script().avatar(1, (0, (1.4, 5.0)), (12, (1.4, 5.0)), (14, (3.0, 4.6)))
     s.avatar(2, (0, (2.6, 5.0)), (12, (2.6, 5.0)), (13, (3.0, 4.0)))
     s.reach(2, 3.6, 4.5, front(3)).reach(1, 9.6, 10.5, front(0))
     s.reach(1, 15.0, 16.5, (3.0, 4.32)).reach(2, 15.0, 16.5, (3.0, 4.28))
-    a, ch = run(s, [shelf_event(LAYOUT, 'x', 4.0, S1, 3), shelf_event(LAYOUT, 'y', 10.0, S1, 0)])
+    return run(s, [shelf_event(LAYOUT, 'x', 4.0, S1, 3), shelf_event(LAYOUT, 'y', 10.0, S1, 0)], cfg=cfg)
+
+
+def test_handover_when_both_hold_items_and_nothing_shows_which_goes_to_review():
+    a, ch = _both_hold_meeting_unseen()
+    ho = [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
+    assert len(ho) == 1
+    r = ho[0]
+    # proposed: the more recent picker (1) gives p001 to 2; staff name the receiver
+    assert (r.cause, r.needs_review, r.avatar_id, r.counterpart_avatar_id, r.product_id, r.quantity) == \
+        (Cause.HANDOVER_IN, True, 2, 1, 'p001', 1)
+    assert r.candidate_avatar_ids == [2, 1] and r.confidence == pytest.approx(0.5)
+    assert r.review is not None and r.review.kind == AlertKind.REVIEW_NEEDED
+    assert r.review.avatar_ids == [2, 1] and r.review.product_ids[0] == 'p001'
+    assert set(json.loads(r.review.evidence_json)['held']) == {'1', '2'}
+    # nothing moves until staff decide
+    assert a.ledger.holds(1, 'p001') == 1 and a.ledger.holds(2, 'p019') == 1 and a.ledger.holds(2, 'p001') == 0
+    assert a.stats['handovers_review'] == 1
+
+
+def test_handover_when_both_hold_items_without_review_takes_the_more_recent_picker_as_giver():
+    a, ch = _both_hold_meeting_unseen(validate(dataclasses.replace(CFG, handover_review_unclear=False)))
     out = next(c for c in ch if c.cause == Cause.HANDOVER_OUT)
-    assert out.avatar_id == 1 and out.product_id == 'p001'
+    assert out.avatar_id == 1 and out.product_id == 'p001' and not out.needs_review
     assert out.confidence == pytest.approx(0.5)     # a guess, and it says so
+    assert a.ledger.holds(2, 'p001') == 1
 
 
 def _both_hold_then_meet(rgb_1, rgb_2, cfg: AssociationConfig = CFG):
@@ -160,14 +183,14 @@ def test_handover_the_product_seen_at_the_hands_tells_who_gives():
     assert a.ledger.holds(1, 'p019') == 1 and a.ledger.holds(1, 'p001') == 1 and a.ledger.holds(2, 'p019') == 0
 
 
-def test_handover_colours_matching_no_held_product_leave_the_guess_without_the_veto():
+def test_handover_colours_matching_no_held_product_tell_nothing_without_the_veto():
     # (with handover_colour_veto_n on, as many grey colours as here are no handover: the test below)
     grey = (0.5, 0.5, 0.5)      # skin-less grey hands: no product's packaging
     assert all(chroma_distance(grey, LAYOUT.catalogue[p].colour_rgb) > CFG.handover_colour_match
                for p in ('p001', 'p019'))
     _, ch = _both_hold_then_meet(grey, grey, validate(dataclasses.replace(CFG, handover_colour_veto_n=0)))
-    out = next(c for c in ch if c.cause == Cause.HANDOVER_OUT)
-    assert out.avatar_id == 1 and out.product_id == 'p001' and out.confidence == pytest.approx(0.5)
+    r = next(c for c in ch if c.cause == Cause.HANDOVER_IN)
+    assert r.needs_review and r.counterpart_avatar_id == 1 and r.product_id == 'p001'
 
 
 def test_put_back_on_a_wrong_lane_removes_from_the_putter():

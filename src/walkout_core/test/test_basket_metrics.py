@@ -50,8 +50,12 @@ def test_scores():
             NS(avatar_id=12, items=[item('c', 1), item('d', 1)])]),
     ]
     ev = [NS(shelf_event_id='e1', cause=0, needs_review=False), NS(shelf_event_id='e2', cause=0, needs_review=True),
-          NS(shelf_event_id='e2', cause=5, needs_review=False), NS(shelf_event_id='', cause=3, needs_review=False),
-          NS(shelf_event_id='e3', cause=0, needs_review=False), NS(shelf_event_id='e4', cause=0, needs_review=False)]
+          NS(shelf_event_id='e2', cause=5, needs_review=False),
+          NS(shelf_event_id='e3', cause=0, needs_review=False), NS(shelf_event_id='e4', cause=0, needs_review=False),
+          # a handover (its two changes count once) and one sent to review: events too
+          NS(event_id='h:1:2:500:out', shelf_event_id='', cause=4, needs_review=False),
+          NS(event_id='h:1:2:500:in', shelf_event_id='', cause=3, needs_review=False),
+          NS(event_id='h:1:2:900:review', shelf_event_id='', cause=3, needs_review=True)]
     tev = [NS(header=NS(stamp=st(T0 + 7.0)), kind=5, person_id=1), NS(header=NS(stamp=st(T0 + 8.0)), kind=5, person_id=2),
            NS(header=NS(stamp=st(T0 + 2.0)), kind=0, person_id=1)]
     rec = [NS(header=NS(stamp=st(T0 + 8.0)), avatar_id=11), NS(header=NS(stamp=st(T0 + 11.0)), avatar_id=12)]
@@ -59,7 +63,8 @@ def test_scores():
     assert m['basket_exact_accuracy'] == pytest.approx(0.5)          # person 2 got an extra 'd'
     assert m['item_precision'] == pytest.approx(4 / 5)
     assert m['item_recall'] == pytest.approx(1.0)
-    assert m['review_rate'] == pytest.approx(1 / 4)
+    assert m['review_rate'] == pytest.approx(2 / 6)      # e2 and the second handover, of 4 shelf events + 2 handovers
+    assert (m['events_decided'], m['events_reviewed']) == (6, 2)
     assert m['receipt_latency_p50_s'] == pytest.approx(2.0)
     assert m['receipt_latency_p95_s'] == pytest.approx(1.0 + 0.95 * 2.0)
 

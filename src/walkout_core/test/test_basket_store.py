@@ -73,6 +73,37 @@ def test_review_resolved_to_nobody(store):
     assert store.basket(4).pending_reviews == 0 and store.basket(4).is_empty
 
 
+def handover_review(eid, receiver, giver, product):
+    return BasketChange(eid, 5.0, receiver, product, 1, Cause.HANDOVER_IN, counterpart_avatar_id=giver,
+                        confidence=0.5, needs_review=True, candidate_avatar_ids=[receiver, giver],
+                        candidate_scores=[0.5, 0.5])
+
+
+@pytest.mark.parametrize('named, gets, loses', [(2, 2, 1), (1, 1, 2)])
+def test_handover_review_moves_the_product_to_the_avatar_named(store, named, gets, loses):
+    # proposed: 1 gives p001 to 2; staff name who received it, the other one gave it
+    store.apply_change(pick('a', 1, 'p001'))
+    store.apply_change(pick('b', 2, 'p001'))
+    store.apply_change(handover_review('h', 2, 1, 'p001'))
+    assert store.basket(1).pending_reviews == 1 and store.basket(2).pending_reviews == 1
+    assert [(i.product_id, i.quantity) for i in store.basket(2).items] == [('p001', 1)]   # nothing moved yet
+    res = store.resolve_review(review_alert_id('h'), named, 'badge-3')
+    assert res.ok and sorted((c.avatar_id, c.quantity) for c in res.changes) == sorted([(gets, 1), (loses, -1)])
+    assert all(c.cause == Cause.REVIEW_RESOLVED for c in res.changes)
+    assert [(i.product_id, i.quantity) for i in store.basket(gets).items] == [('p001', 2)]
+    assert store.basket(loses).is_empty
+    assert store.basket(1).pending_reviews == 0 and store.basket(2).pending_reviews == 0
+
+
+def test_handover_review_resolved_to_nobody_moves_nothing(store):
+    store.apply_change(pick('a', 1, 'p001'))
+    store.apply_change(handover_review('h', 2, 1, 'p001'))
+    res = store.resolve_review(review_alert_id('h'), 0, 'badge-3')
+    assert res.ok and res.changes == []
+    assert [(i.product_id, i.quantity) for i in store.basket(1).items] == [('p001', 1)]
+    assert store.basket(2).is_empty and store.basket(2).pending_reviews == 0
+
+
 def test_age_restricted_item_raises_one_alert_and_approval_resolves_it(store):
     res = store.apply_change(pick('a', 1, BEER.id))
     assert [a.kind for a in res.alerts] == [AlertKind.AGE_CHECK]

@@ -347,6 +347,7 @@ class Associator:
             self.stats['handovers_vetoed'] += 1
             return []
         seen = self._handed_by_colour(m)
+        unclear = False
         if seen is not None:                # the product seen crossing at the hands: its holder gives it
             a_gives, unit, conf = seen
             ua, ub = (unit, ub) if a_gives else (ua, unit)
@@ -354,17 +355,42 @@ class Associator:
             conf, a_gives = 1.0, ub is None
         else:
             # both hold items and nothing seen tells who gives: the more recent picker is a guess (0.5)
-            conf, a_gives = 0.5, ua.seq > ub.seq
+            conf, a_gives, unclear = 0.5, ua.seq > ub.seq, True
         if a_gives:
             giver, receiver, unit = m.avatar_a, m.avatar_b, ua
         else:
             giver, receiver, unit = m.avatar_b, m.avatar_a, ub
         assert unit is not None
-        self.ledger.move(giver, receiver, unit, m.t_detect)
         base = f'h:{m.avatar_a}:{m.avatar_b}:{int(round(m.t_start * 1000))}'
+        if unclear and self.cfg.handover_review_unclear:
+            self.stats['handovers_review'] += 1
+            return [self._handover_review(m, base, giver, receiver, unit)]
+        self.ledger.move(giver, receiver, unit, m.t_detect)
         common = dict(t=m.t_start, product_id=unit.product_id, confidence=float(conf),
                       candidate_avatar_ids=[giver, receiver], candidate_scores=[float(conf), float(1 - conf)])
         return [BasketChange(event_id=f'{base}:out', avatar_id=giver, counterpart_avatar_id=receiver,
                              quantity=-1, cause=Cause.HANDOVER_OUT, **common),
                 BasketChange(event_id=f'{base}:in', avatar_id=receiver, counterpart_avatar_id=giver,
                              quantity=1, cause=Cause.HANDOVER_IN, **common)]
+
+    def _handover_review(self, m: HandoverMeeting, base: str, giver: int, receiver: int, unit: Unit) -> BasketChange:
+        """A handover whose product nothing seen tells: one HANDOVER_IN change under review, proposing
+        ``unit`` from ``giver`` to ``receiver``. Staff name who received it (the other one gave it) or
+        0 (no handover); until then both baskets stay as they are (and neither can pay)."""
+        held = {a: [u.product_id for u in self.ledger.handable(a)] for a in (giver, receiver)}
+        ch = BasketChange(event_id=f'{base}:review', t=m.t_start, avatar_id=receiver, counterpart_avatar_id=giver,
+                          product_id=unit.product_id, quantity=1, cause=Cause.HANDOVER_IN, confidence=0.5,
+                          needs_review=True, candidate_avatar_ids=[receiver, giver], candidate_scores=[0.5, 0.5])
+        evidence = {'meeting_start_s': m.t_start, 'meeting_end_s': m.t_detect, 'meeting_point': list(m.point),
+                    'hand_colours_seen': len(m.hand_rgbs), 'held': {str(a): p for a, p in held.items()},
+                    'proposed': {'giver': giver, 'receiver': receiver, 'product_id': unit.product_id}}
+        ch.review = AlertInfo(
+            alert_id=review_alert_id(ch.event_id), kind=AlertKind.REVIEW_NEEDED,
+            message=f'handover between avatars {giver} and {receiver}: both hold items and the hands did not show '
+                    f'which crossed (proposed: {unit.product_id} from {giver} to {receiver}); resolve with the '
+                    f'avatar who received it, 0 = no handover',
+            location=(m.point[0], m.point[1], 1.0),
+            product_ids=list(dict.fromkeys([unit.product_id, *held[giver], *held[receiver]])),
+            avatar_ids=[receiver, giver], avatar_scores=[0.5, 0.5], event_ids=[ch.event_id], stamp=m.t_start,
+            evidence_start=m.t_start, evidence_end=m.t_detect, evidence_json=json.dumps(evidence, sort_keys=True))
+        return ch

@@ -93,7 +93,7 @@ class AssociationConfig:
     handover_crowd_m: float = param(0.0, 'm', 'a third person\'s body this near the meeting hands in most evidence '
                                     'frames makes the meeting no handover (whose hand met whom is unsure; 0 = off)',
                                     min_value=0.0, max_value=5.0)
-    handover_colour_match: float = param(0.08, '-', 'a colour seen at the meeting hands is a product whose '
+    handover_colour_match: float = param(0.03, '-', 'a colour seen at the meeting hands is a product whose '
                                          'catalogue packaging colour is within this chromaticity distance (0 = '
                                          'colours unused)', min_value=0.0, max_value=1.5)
     handover_colour_margin: float = param(0.03, '-', '... and nearer than any other candidate product\'s by this '
@@ -101,6 +101,9 @@ class AssociationConfig:
     handover_colour_veto_n: int = param(6, '-', 'the meeting hands seen in colour this many times and never in '
                                         'the colour of a product either person holds: no handover (0 = off)',
                                         min_value=0, max_value=1000)
+    handover_review_unclear: bool = param(True, '-', 'a handover where both hold items and nothing seen tells which '
+                                          'crossed goes to staff review (else the more recent picker gives, a '
+                                          'guess at confidence 0.5)')
     handover_in_checkout_zones: bool = param(True, '-', 'people inside checkout zones can hand over (else their hands '
                                              'are taken to be on the terminal)')
     handover_max_move_m: float = param(0.3, 'm', 'both people move at most this much during a handover meeting '

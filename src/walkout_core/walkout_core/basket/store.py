@@ -240,7 +240,8 @@ class BasketStore:
         return res
 
     def resolve_review(self, alert_id: str, avatar_id: int, badge: str, stamp: float | None = None) -> StoreResult:
-        """Staff names the avatar (0 = nobody) of a review; the basket updates and the alert resolves."""
+        """Staff names the avatar (0 = nobody) of a review; the basket updates and the alert resolves.
+        A handover review (HANDOVER_IN): the avatar named received the product, the other of the two gave it."""
         with self._tx() as db:
             row = db.execute('SELECT event_id, resolved FROM reviews WHERE alert_id=?', (alert_id,)).fetchone()
             if row is None:
@@ -257,16 +258,25 @@ class BasketStore:
             db.execute('DELETE FROM review_avatars WHERE alert_id=?', (alert_id,))
             self._audit(db, t, 'resolve_review', alert_id=alert_id, avatar_id=avatar_id, badge=badge)
             if avatar_id and ev.cause not in (Cause.RESTOCK,):
-                ch = BasketChange(event_id=f'{ev.event_id}:resolved', t=t, avatar_id=avatar_id,
-                                  product_id=ev.product_id, quantity=ev.quantity, cause=Cause.REVIEW_RESOLVED,
-                                  shelf_event_id=ev.shelf_event_id, confidence=1.0,
-                                  candidate_avatar_ids=[avatar_id], candidate_scores=[1.0])
-                db.execute('INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-                           (ch.event_id, ch.t, ch.avatar_id, ch.product_id, ch.quantity, ch.cause, 0,
-                            _change_to_json(ch)))
-                self._add_items(db, avatar_id, ev.product_id, ev.quantity)
-                res.avatars.add(avatar_id)
-                res.changes.append(ch)
+                moves = [(avatar_id, ev.quantity, '')]
+                if ev.cause == Cause.HANDOVER_IN:   # a handover: avatar_id received it, the other one gave it
+                    giver = ev.avatar_id if avatar_id == ev.counterpart_avatar_id else ev.counterpart_avatar_id
+                    moves = [(giver, -ev.quantity, ':out'), (avatar_id, ev.quantity, ':in')]
+                for aid, qty, suffix in moves:
+                    if not aid:
+                        continue
+                    ch = BasketChange(event_id=f'{ev.event_id}:resolved{suffix}', t=t, avatar_id=aid,
+                                      product_id=ev.product_id, quantity=qty, cause=Cause.REVIEW_RESOLVED,
+                                      shelf_event_id=ev.shelf_event_id, confidence=1.0,
+                                      candidate_avatar_ids=[aid], candidate_scores=[1.0])
+                    db.execute('INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+                               (ch.event_id, ch.t, ch.avatar_id, ch.product_id, ch.quantity, ch.cause, 0,
+                                _change_to_json(ch)))
+                    moved = self._add_items(db, aid, ev.product_id, qty)
+                    if moved != qty:
+                        res.message = f'resolved; basket of {aid} had fewer {ev.product_id} than removed'
+                    res.avatars.add(aid)
+                    res.changes.append(ch)
             for a in res.avatars:
                 self._touch(db, a, t)
             alert = self._alert_row(db, alert_id) or AlertInfo(alert_id=alert_id, kind=AlertKind.REVIEW_NEEDED,

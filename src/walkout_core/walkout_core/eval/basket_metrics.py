@@ -17,9 +17,10 @@ from .matching import match_avatars_to_persons, stamp_s
 
 __all__ = ['basket_metrics', 'final_baskets', 'KIND_CHECKOUT', 'CAUSE_REVIEW_RESOLVED']
 
-#: ``TruthEvent.KIND_CHECKOUT``; ``BasketEvent.CAUSE_REVIEW_RESOLVED``.
+#: ``TruthEvent.KIND_CHECKOUT``; ``BasketEvent.CAUSE_REVIEW_RESOLVED``, ``CAUSE_HANDOVER_IN`` / ``_OUT``.
 KIND_CHECKOUT = 5
 CAUSE_REVIEW_RESOLVED = 5
+CAUSE_HANDOVERS = (3, 4)
 #: ``TruthEvent`` kinds made at a shelf lane (pick, put back, put misplaced, restock).
 SHELF_KINDS = (0, 1, 2, 4)
 #: [s] a truth shelf event this near a detected one on the same lane is the same event
@@ -74,12 +75,19 @@ def basket_metrics(truth_baskets: Iterable[Any], truth_events: Iterable[Any], tr
     n_true = sum(sum(c.values()) for c in truth.values())
     exact = [pred.get(pid, Counter()) == c for pid, c in truth.items()]
 
-    # review rate over the shelf events the association decided (each shelf event once)
+    # review rate over the events the association decided, each once: shelf events and handovers (whose
+    # basket events are '<meeting>:out' / ':in', or one ':review')
     decided: dict[str, bool] = {}
     for e in basket_events:
-        if not e.shelf_event_id or int(e.cause) == CAUSE_REVIEW_RESOLVED:
+        if int(e.cause) == CAUSE_REVIEW_RESOLVED:
             continue
-        decided[e.shelf_event_id] = decided.get(e.shelf_event_id, False) or bool(e.needs_review)
+        if e.shelf_event_id:
+            key = e.shelf_event_id
+        elif int(e.cause) in CAUSE_HANDOVERS:
+            key = 'handover ' + str(e.event_id).rsplit(':', 1)[0]
+        else:
+            continue
+        decided[key] = decided.get(key, False) or bool(e.needs_review)
 
     # reviews whose first candidate made the event: the detected shelf event's lane and stamp find the truth one
     lanes = {e.event_id: (str(e.shelf_id), int(e.lane), stamp_s(e.header.stamp)) for e in shelf_events}

@@ -193,6 +193,27 @@ def test_handover_colours_matching_no_held_product_tell_nothing_without_the_veto
     assert r.needs_review and r.counterpart_avatar_id == 1 and r.product_id == 'p001'
 
 
+def test_handover_product_held_by_a_third_shopper_next_to_one_of_the_two_is_given_by_that_shopper():
+    # 3 picks p001 and stands 0.15 m from 2 (their bodies merge: the tracker gives 3's hand to 2); 2 holds
+    # p019. 2's "hand" meets 1's, showing p001's packaging: 3 handed p001 to 1.
+    p001 = LAYOUT.catalogue['p001'].colour_rgb
+    s = Script().avatar(3, (0, (1.4, 5.0)), (12, (1.4, 5.0)), (14, (3.15, 4.0)), (30, (3.15, 4.0)))
+    s.avatar(2, (0, (2.6, 5.0)), (12, (2.6, 5.0)), (13, (3.0, 4.0)), (30, (3.0, 4.0)))
+    s.avatar(1, (0, (3.0, 2.0)), (13, (3.0, 2.0)), (14, (3.0, 4.6)), (30, (3.0, 4.6)))
+    s.reach(3, 4.6, 5.5, front(0)).reach(2, 9.6, 10.5, front(3))
+    s.reach(2, 15.0, 16.5, (3.0, 4.28), p001).reach(1, 15.0, 16.5, (3.0, 4.32), p001)
+    a, ch = run(s, [shelf_event(LAYOUT, 'x', 5.0, S1, 0), shelf_event(LAYOUT, 'y', 10.0, S1, 3)])
+    out = next(c for c in ch if c.cause == Cause.HANDOVER_OUT)
+    inn = next(c for c in ch if c.cause == Cause.HANDOVER_IN)
+    assert (out.avatar_id, out.product_id, inn.avatar_id) == (3, 'p001', 1) and not inn.needs_review
+    assert a.ledger.holds(1, 'p001') == 1 and a.ledger.holds(3, 'p001') == 0 and a.ledger.holds(2, 'p019') == 1
+    assert a.stats['handovers_third_holder'] == 1
+    # off: no product of the two was seen, many colours -> the veto
+    a, ch = run(s, [shelf_event(LAYOUT, 'x', 5.0, S1, 0), shelf_event(LAYOUT, 'y', 10.0, S1, 3)],
+                cfg=validate(dataclasses.replace(CFG, handover_third_holder_m=0.0)))
+    assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
+
+
 def test_put_back_on_a_wrong_lane_removes_from_the_putter():
     # 1 picks p001 from lane 0, then puts it on lane 3 (p019's lane); 2 stands nearer lane 3 without reaching.
     s = Script().avatar(1, (0, (1.4, 5.0)), (8, (1.4, 5.0)), (10, (2.3, 5.0))).avatar(2, (0, (2.6, 5.1)))

@@ -14,6 +14,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Union
 
+import numpy as np
+
 from walkout_core.basket.model import AlertInfo, AlertKind, BasketChange, Cause, ShelfFlag, review_alert_id
 from walkout_core.layout import Layout
 
@@ -339,6 +341,12 @@ class Associator:
 
     def decide_handover(self, m: HandoverMeeting) -> list[BasketChange]:
         self.stats['handovers'] += 1
+        base = f'h:{m.avatar_a}:{m.avatar_b}:{int(round(m.t_start * 1000))}'
+        seen = self._handed_by_colour(m)
+        if seen is None and (third := self._third_holder(m)) is not None:
+            giver, receiver, unit, conf = third
+            self.stats['handovers_third_holder'] += 1
+            return self._handover_changes(m, base, giver, receiver, unit, conf)
         ua, ub = self.ledger.last_handable(m.avatar_a), self.ledger.last_handable(m.avatar_b)
         if ua is None and ub is None:
             self.stats['handovers_empty'] += 1
@@ -346,7 +354,6 @@ class Associator:
         if self._nothing_held_seen(m):
             self.stats['handovers_vetoed'] += 1
             return []
-        seen = self._handed_by_colour(m)
         unclear = False
         if seen is not None:                # the product seen crossing at the hands: its holder gives it
             a_gives, unit, conf = seen
@@ -361,10 +368,14 @@ class Associator:
         else:
             giver, receiver, unit = m.avatar_b, m.avatar_a, ub
         assert unit is not None
-        base = f'h:{m.avatar_a}:{m.avatar_b}:{int(round(m.t_start * 1000))}'
         if unclear and self.cfg.handover_review_unclear:
             self.stats['handovers_review'] += 1
             return [self._handover_review(m, base, giver, receiver, unit)]
+        return self._handover_changes(m, base, giver, receiver, unit, conf)
+
+    def _handover_changes(self, m: HandoverMeeting, base: str, giver: int, receiver: int, unit: Unit,
+                          conf: float) -> list[BasketChange]:
+        """Move ``unit`` from giver to receiver: in the ledger, and as HANDOVER_OUT + HANDOVER_IN."""
         self.ledger.move(giver, receiver, unit, m.t_detect)
         common = dict(t=m.t_start, product_id=unit.product_id, confidence=float(conf),
                       candidate_avatar_ids=[giver, receiver], candidate_scores=[float(conf), float(1 - conf)])
@@ -372,6 +383,39 @@ class Associator:
                              quantity=-1, cause=Cause.HANDOVER_OUT, **common),
                 BasketChange(event_id=f'{base}:in', avatar_id=receiver, counterpart_avatar_id=giver,
                              quantity=1, cause=Cause.HANDOVER_IN, **common)]
+
+    def _third_holder(self, m: HandoverMeeting) -> tuple[int, int, Unit, float] | None:
+        """The meeting hands showed (within ``handover_colour_match``) a product neither of the two holds,
+        but a third shopper standing within ``handover_third_holder_m`` of one of them does: the tracker
+        put that one's hand on its neighbour (two bodies that close merge in the cameras). The third
+        shopper gives it to the other of the two -> (giver, receiver, unit, confidence), or None."""
+        cfg = self.cfg
+        if cfg.handover_third_holder_m <= 0 or cfg.handover_colour_match <= 0 or not m.hand_rgbs:
+            return None
+        tracks = self.history.tracks(m.t_start, m.t_detect)
+        if m.avatar_a not in tracks or m.avatar_b not in tracks:
+            return None
+        mean = {aid: (float(np.mean([s.x for s in ss])), float(np.mean([s.y for s in ss])))
+                for aid, (_, ss) in tracks.items() if not ss[-1].is_staff}
+        best = None
+        for c, (x, y) in mean.items():
+            if c in (m.avatar_a, m.avatar_b):
+                continue
+            da, db = (math.hypot(x - mean[k][0], y - mean[k][1]) for k in (m.avatar_a, m.avatar_b))
+            if min(da, db) > cfg.handover_third_holder_m:
+                continue
+            for u in self.ledger.handable(c):
+                p = self.layout.catalogue.get(u.product_id)
+                if p is None or p.colour_rgb is None:
+                    continue
+                n = sum(chroma_distance(rgb, p.colour_rgb) <= cfg.handover_colour_match for rgb in m.hand_rgbs)
+                if n and (best is None or (n, -min(da, db)) > best[0]):
+                    receiver = m.avatar_b if da <= db else m.avatar_a   # c stands in for its nearer neighbour
+                    best = ((n, -min(da, db)), c, receiver, u)
+        if best is None:
+            return None
+        (n, _), giver, receiver, unit = best
+        return giver, receiver, unit, (n + 1) / (len(m.hand_rgbs) + 2)
 
     def _handover_review(self, m: HandoverMeeting, base: str, giver: int, receiver: int, unit: Unit) -> BasketChange:
         """A handover whose product nothing seen tells: one HANDOVER_IN change under review, proposing

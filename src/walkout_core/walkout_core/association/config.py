@@ -101,6 +101,9 @@ class AssociationConfig:
     handover_colour_veto_n: int = param(6, '-', 'the meeting hands seen in colour this many times and never in '
                                         'the colour of a product either person holds: no handover (0 = off)',
                                         min_value=0, max_value=1000)
+    handover_third_holder_m: float = param(0.4, 'm', 'the meeting hands show a product neither of the two holds but a '
+                                           'shopper this near one of them does: that shopper gives it (0 = off)',
+                                           min_value=0.0, max_value=2.0)
     handover_review_unclear: bool = param(True, '-', 'a handover where both hold items and nothing seen tells which '
                                           'crossed goes to staff review (else the more recent picker gives, a '
                                           'guess at confidence 0.5)')

@@ -165,3 +165,18 @@ def test_a_blob_farther_away_does_not_crowd_out_the_arm(small):
         res = det.detect(img, 0.1 * (k + 1))
     (d,) = res.detections
     assert d.has_reach and math.hypot(d.reach_x - 1.6, d.reach_y - 2.0) < 0.07
+
+
+def test_an_arm_is_not_seen_through_a_neighbours_torso(small):
+    # b stands 0.4 m behind a, who reaches past b's far side: the foreground run from b's centre through
+    # a's body to a's hand is no arm of b (an arm does not go through a torso); a's hand stays a's
+    cam = small.camera('cam0')
+    bg = render_background(cam, small.shelves)
+    a = Person(1.5, 1.9, heading=math.pi / 2, hand=(1.52, 2.45))
+    b = Person(1.45, 1.5, heading=math.pi / 2, colour=(200, 60, 40))
+    for through, b_reaches in ((0.12, False), (0.0, True)):
+        res = _run(_detector(small, cam, arm_through_body_m=through), cam, bg, [a, b])
+        da = min(res.detections, key=lambda d: math.hypot(d.x - a.x, d.y - a.y))
+        db = min(res.detections, key=lambda d: math.hypot(d.x - b.x, d.y - b.y))
+        assert da is not db and da.has_reach and math.hypot(da.reach_x - 1.52, da.reach_y - 2.45) < 0.1
+        assert db.has_reach == b_reaches, through

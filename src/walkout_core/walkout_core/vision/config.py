@@ -61,6 +61,9 @@ class DetectorConfig:
                                 'the hand', min_value=0.0, max_value=1.0)
     arm_min_protrusion_m: float = param(0.05, 'm', 'an arm sticks out of the body blob by at least this much',
                                         min_value=0.0, max_value=2.0)
+    arm_through_body_m: float = param(0.12, 'm', 'the straight run from the body centre to the hand passes no nearer '
+                                      'than this to another person\'s centre (an arm does not go through a torso; '
+                                      '0 = off)', min_value=0.0, max_value=1.0)
     shelves_are_not_body: bool = param(True, '-', 'foreground on shelf footprints never belongs to a body blob '
                                        '(stock changes next to a hand)')
     hand_max_shelf_depth_m: float = param(0.1, 'm', 'a hand is at most this far inside a shelf footprint (deeper '

@@ -154,6 +154,7 @@ class BackgroundDetector:
         self._k_peak = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k_sep, k_sep))
         self._arm_in_px = c.arm_min_reach_m / self.mpp
         self._arm_out_px = c.arm_min_protrusion_m / self.mpp
+        self._through_px = c.arm_through_body_m / self.mpp
         self._hand_px = c.hand_offset_m / self.mpp
         self._max_arm_len_px = c.max_arm_length_m / self.mpp
         self._clutter = (clutter_mask.astype(bool) if clutter_mask is not None
@@ -337,8 +338,9 @@ class BackgroundDetector:
         ``body``: the accepted body blobs. Hand candidates are foreground pixels off the bodies, outside
         every person's core disc (``arm_min_reach_m`` around its centre) and within ``max_arm_length_m``;
         the hand is the farthest candidate joined to the person's centre by a straight run of foreground
-        (``arm_coverage``) that sticks out of the body blob by ``arm_min_protrusion_m``. A crossed
-        neighbour's hand, or a neighbour's body merged into the blob, is not on such a run.
+        (``arm_coverage``) that sticks out of the body blob by ``arm_min_protrusion_m`` and passes no nearer
+        than ``arm_through_body_m`` to another person's centre. A crossed neighbour's hand, or a
+        neighbour's body merged into the blob, is not on such a run.
         """
         if not persons:
             return {}
@@ -386,7 +388,13 @@ class BackgroundDetector:
             inb = body[sv, su] != 0
             last = np.where(inb.any(axis=1), steps - 1 - np.argmax(inb[:, ::-1], axis=1), 0)
             beyond = d[cand, k] * (1.0 - last / (steps - 1))
-            good = np.nonzero((cover >= self.cfg.arm_coverage) & (beyond >= self._arm_out_px))[0]
+            ok = (cover >= self.cfg.arm_coverage) & (beyond >= self._arm_out_px)
+            if self._through_px > 0 and len(persons) > 1:
+                # an arm does not pass through another person's torso: that run is the neighbour's body
+                others = np.delete(centres, k, axis=0)
+                gap = np.hypot(su[:, :, None] - others[None, None, :, 0], sv[:, :, None] - others[None, None, :, 1])
+                ok &= gap.min(axis=(1, 2)) >= self._through_px
+            good = np.nonzero(ok)[0]
             if good.size == 0:
                 continue
             g = int(good[0])

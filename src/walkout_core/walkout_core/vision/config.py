@@ -64,6 +64,9 @@ class DetectorConfig:
     arm_through_body_m: float = param(0.12, 'm', 'the straight run from the body centre to the hand passes no nearer '
                                       'than this to another person\'s centre (an arm does not go through a torso; '
                                       '0 = off)', min_value=0.0, max_value=1.0)
+    hand_shared_m: float = param(0.08, 'm', 'two people\'s hands this close are one hand, of the one whose body is '
+                                 'farther from it (the nearer one\'s "arm" is its body edge next to the hand; 0 = off)',
+                                 min_value=0.0, max_value=1.0)
     shelves_are_not_body: bool = param(True, '-', 'foreground on shelf footprints never belongs to a body blob '
                                        '(stock changes next to a hand)')
     hand_max_shelf_depth_m: float = param(0.1, 'm', 'a hand is at most this far inside a shelf footprint (deeper '

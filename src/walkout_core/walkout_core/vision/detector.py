@@ -155,6 +155,7 @@ class BackgroundDetector:
         self._arm_in_px = c.arm_min_reach_m / self.mpp
         self._arm_out_px = c.arm_min_protrusion_m / self.mpp
         self._through_px = c.arm_through_body_m / self.mpp
+        self._shared_px = c.hand_shared_m / self.mpp
         self._hand_px = c.hand_offset_m / self.mpp
         self._max_arm_len_px = c.max_arm_length_m / self.mpp
         self._clutter = (clutter_mask.astype(bool) if clutter_mask is not None
@@ -401,6 +402,14 @@ class BackgroundDetector:
             dist = float(d[cand[g], k])
             pull = min(self._hand_px, dist - self._arm_in_px)
             hands[k] = (cu + (hx[g] - cu) * (dist - pull) / dist, cv_ + (hy[g] - cv_) * (dist - pull) / dist)
+        if self._shared_px > 0 and len(hands) > 1:
+            # one hand, two claimants: the one whose body is nearer has its body edge next to the other's hand
+            ks = sorted(hands)
+            for i, k in enumerate(ks):
+                for j in ks[i + 1:]:
+                    if k in hands and j in hands and math.dist(hands[k], hands[j]) < self._shared_px:
+                        dk, dj = (math.dist(hands[m], centres[m]) for m in (k, j))
+                        del hands[k if dk < dj else j]
         if hands:  # keep the arms out of the background
             near = (d.min(axis=1) <= reach)
             person_px[ys[near], xs[near]] = 1

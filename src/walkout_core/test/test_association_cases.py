@@ -214,6 +214,42 @@ def test_handover_product_held_by_a_third_shopper_next_to_one_of_the_two_is_give
     assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
 
 
+def test_a_handover_showing_the_product_of_a_pick_under_review_resolves_it():
+    # 1 and 2 stand side by side at lane 0, no hand seen: the pick of p001 goes to review (1 vs 2). Then 1's
+    # and 3's hands meet showing p001's packaging: 1 picked it (2 never held anything out) and hands it to 3.
+    p001 = LAYOUT.catalogue['p001'].colour_rgb
+    s = Script().avatar(1, (0, (1.45, 5.0)), (12, (1.45, 5.0)), (14, (3.0, 4.6)), (30, (3.0, 4.6)))
+    s.avatar(2, (0, (1.75, 5.0)), (30, (1.75, 5.0)))
+    s.avatar(3, (0, (3.0, 2.0)), (13, (3.0, 2.0)), (14, (3.0, 4.0)), (30, (3.0, 4.0)))
+    s.reach(1, 15.0, 16.5, (3.0, 4.32), p001).reach(3, 15.0, 16.5, (3.0, 4.28), p001)
+    a, ch = run(s, [shelf_event(LAYOUT, 'x', 5.0, S1, 0)])
+    rev = next(c for c in ch if c.event_id == 'b:x')
+    assert rev.needs_review and set(rev.candidate_avatar_ids) == {1, 2}
+    res = next(c for c in ch if c.cause == Cause.REVIEW_RESOLVED)
+    assert (res.event_id, res.avatar_id, res.product_id, res.quantity) == ('b:x:resolved', 1, 'p001', 1)
+    out = next(c for c in ch if c.cause == Cause.HANDOVER_OUT)
+    inn = next(c for c in ch if c.cause == Cause.HANDOVER_IN)
+    assert (out.avatar_id, inn.avatar_id, inn.product_id) == (1, 3, 'p001')
+    assert a.ledger.holds(3, 'p001') == 1 and a.ledger.holds(1, 'p001') == 0
+    # the store echoes the resolution back: not applied twice
+    a.apply_external(res)
+    assert a.ledger.holds(1, 'p001') == 0 and a.stats['reviews_resolved_by_handover'] == 1
+    # off: the review stays for staff, and the meeting is vetoed (p001 is held by neither)
+    a, ch = run(s, [shelf_event(LAYOUT, 'x', 5.0, S1, 0)],
+                cfg=validate(dataclasses.replace(CFG, review_hindsight_ratio=0.0)))
+    assert not [c for c in ch if c.cause in (Cause.REVIEW_RESOLVED, Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
+
+
+def test_a_handover_between_two_equally_likely_pickers_does_not_resolve_the_review():
+    p001 = LAYOUT.catalogue['p001'].colour_rgb
+    s = Script().avatar(1, (0, (1.45, 5.0)), (12, (1.45, 5.0)), (14, (3.0, 4.6)), (30, (3.0, 4.6)))
+    s.avatar(2, (0, (1.75, 5.0)), (12, (1.75, 5.0)), (14, (3.0, 4.0)), (30, (3.0, 4.0)))
+    s.reach(1, 15.0, 16.5, (3.0, 4.32), p001).reach(2, 15.0, 16.5, (3.0, 4.28), p001)
+    a, ch = run(s, [shelf_event(LAYOUT, 'x', 5.0, S1, 0)])
+    assert not [c for c in ch if c.cause in (Cause.REVIEW_RESOLVED, Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
+    assert a.stats['reviews_resolved_by_handover'] == 0
+
+
 def test_put_back_on_a_wrong_lane_removes_from_the_putter():
     # 1 picks p001 from lane 0, then puts it on lane 3 (p019's lane); 2 stands nearer lane 3 without reaching.
     s = Script().avatar(1, (0, (1.4, 5.0)), (8, (1.4, 5.0)), (10, (2.3, 5.0))).avatar(2, (0, (2.6, 5.1)))

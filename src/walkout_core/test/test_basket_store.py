@@ -104,6 +104,21 @@ def test_handover_review_resolved_to_nobody_moves_nothing(store):
     assert store.basket(2).is_empty and store.basket(2).pending_reviews == 0
 
 
+def test_association_resolves_its_own_review_with_a_resolved_event(store):
+    # a pick under review; later evidence names the picker: '<review event>:resolved' closes the review
+    store.apply_change(pick('e', 1, 'p001', needs_review=True, candidate_avatar_ids=[1, 2],
+                            candidate_scores=[0.4, 0.35]))
+    assert store.basket(1).pending_reviews == 1 and store.basket(2).pending_reviews == 1
+    res = store.apply_change(BasketChange('e:resolved', 9.0, 2, 'p001', 1, Cause.REVIEW_RESOLVED))
+    assert res.avatars >= {1, 2}
+    assert [(i.product_id, i.quantity) for i in store.basket(2).items] == [('p001', 1)] and store.basket(1).is_empty
+    assert store.basket(1).pending_reviews == 0 and store.basket(2).pending_reviews == 0
+    assert store.alert(review_alert_id('e')).state == AlertState.RESOLVED
+    assert [a.alert_id for a in res.alerts] == [review_alert_id('e')]
+    assert not store.resolve_review(review_alert_id('e'), 1, 'badge-7').ok     # staff find it resolved
+    assert not store.apply_change(BasketChange('e:resolved', 9.0, 2, 'p001', 1, Cause.REVIEW_RESOLVED)).avatars
+
+
 def test_age_restricted_item_raises_one_alert_and_approval_resolves_it(store):
     res = store.apply_change(pick('a', 1, BEER.id))
     assert [a.kind for a in res.alerts] == [AlertKind.AGE_CHECK]

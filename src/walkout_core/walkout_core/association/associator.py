@@ -16,7 +16,8 @@ from typing import Union
 
 import numpy as np
 
-from walkout_core.basket.model import AlertInfo, AlertKind, BasketChange, Cause, ShelfFlag, review_alert_id
+from walkout_core.basket.model import (RESOLVED_SUFFIX, AlertInfo, AlertKind, BasketChange, Cause, ShelfFlag,
+                                       review_alert_id)
 from walkout_core.layout import Layout
 
 from .config import AssociationConfig
@@ -49,6 +50,17 @@ class ShelfEventIn:
 Job = Union[ShelfEventIn, HandoverMeeting]
 
 
+@dataclass(frozen=True)
+class _OpenReview:
+    """A pick sent to review, kept until it is resolved (by staff, or by later evidence here)."""
+    basket_event_id: str
+    shelf_event_id: str
+    t: float                          # [s] stamp of the shelf event
+    product_id: str
+    quantity: int
+    candidates: dict[int, float]      # avatar id -> posterior at the decision
+
+
 class Associator:
     def __init__(self, cfg: AssociationConfig, layout: Layout):
         self.cfg = cfg
@@ -62,6 +74,9 @@ class Associator:
         self._seen_events: set[str] = set()
         self._max_input_t = -math.inf
         self._recent: list[tuple[float, int, tuple[str, int]]] = []   # (stamp, avatar, lane) of decided events
+        # picks sent to review and not resolved yet: basket event id -> the review (for later evidence)
+        self._open_reviews: dict[str, _OpenReview] = {}
+        self._own_resolutions: set[str] = set()    # REVIEW_RESOLVED event ids this associator emitted
         # products put back on a lane that is not theirs, still lying there: (shelf, lane) -> product -> count
         self._misplaced_on_lane: dict[tuple[str, int], Counter[str]] = {}
 
@@ -94,7 +109,12 @@ class Associator:
         return True
 
     def apply_external(self, change: BasketChange) -> None:
-        """A change decided elsewhere (a review resolved by staff): keep the ledger in step."""
+        """A change decided elsewhere (a review resolved by staff): keep the ledger in step. Its review is
+        no longer open; a resolution this associator emitted itself is already in the ledger."""
+        if change.event_id in self._own_resolutions:
+            return
+        if change.cause == Cause.REVIEW_RESOLVED:
+            self._open_reviews.pop(change.event_id.split(RESOLVED_SUFFIX)[0], None)
         if change.avatar_id and not change.needs_review:
             self.ledger.apply(change.avatar_id, change.product_id, change.quantity, change.t)
 
@@ -185,6 +205,9 @@ class Associator:
         if review:
             self.stats['events_review'] += 1
             ch.review = self._review_alert(ev, ch, ranked, p_nobody, unknown, carrying)
+            if quantity > 0 and not unknown and ranked:
+                self._open_reviews[ch.event_id] = _OpenReview(ch.event_id, ev.event_id, ev.t, product, quantity,
+                                                              {c.avatar_id: float(p) for c, p in ranked})
         elif cause == Cause.RESTOCK:
             self.stats['events_restock'] += 1
         else:
@@ -347,6 +370,19 @@ class Associator:
             giver, receiver, unit, conf = third
             self.stats['handovers_third_holder'] += 1
             return self._handover_changes(m, base, giver, receiver, unit, conf)
+        if seen is None and (hind := self._review_hindsight(m)) is not None:
+            review, picker, receiver, conf = hind
+            self.stats['reviews_resolved_by_handover'] += 1
+            del self._open_reviews[review.basket_event_id]
+            resolved = BasketChange(
+                event_id=review.basket_event_id + RESOLVED_SUFFIX, t=review.t, avatar_id=picker,
+                product_id=review.product_id, quantity=review.quantity, cause=Cause.REVIEW_RESOLVED,
+                shelf_event_id=review.shelf_event_id, confidence=float(conf), candidate_avatar_ids=[picker],
+                candidate_scores=[float(conf)])
+            self._own_resolutions.add(resolved.event_id)
+            self.ledger.add(picker, review.product_id, review.quantity, review.t)
+            unit = next(u for u in self.ledger.handable(picker) if u.product_id == review.product_id)
+            return [resolved] + self._handover_changes(m, base, picker, receiver, unit, conf)
         ua, ub = self.ledger.last_handable(m.avatar_a), self.ledger.last_handable(m.avatar_b)
         if ua is None and ub is None:
             self.stats['handovers_empty'] += 1
@@ -416,6 +452,31 @@ class Associator:
             return None
         (n, _), giver, receiver, unit = best
         return giver, receiver, unit, (n + 1) / (len(m.hand_rgbs) + 2)
+
+    def _review_hindsight(self, m: HandoverMeeting) -> tuple[_OpenReview, int, int, float] | None:
+        """The meeting hands showed (within ``handover_colour_match``) the product of a pick still under
+        review, and one of the two was that review's candidate at least ``review_hindsight_ratio`` times as
+        likely as the other: that one picked it and now hands it over -> (review, picker, receiver,
+        confidence = its share of the two's posteriors), or None."""
+        cfg = self.cfg
+        if cfg.review_hindsight_ratio <= 0 or cfg.handover_colour_match <= 0 or not m.hand_rgbs:
+            return None
+        for k in [k for k, r in self._open_reviews.items() if r.t < m.t_start - cfg.review_hindsight_window_s]:
+            del self._open_reviews[k]      # too long ago to be what is handed now
+        best = None
+        for r in self._open_reviews.values():
+            p = self.layout.catalogue.get(r.product_id)
+            if p is None or p.colour_rgb is None or r.quantity != 1:
+                continue
+            n = sum(chroma_distance(rgb, p.colour_rgb) <= cfg.handover_colour_match for rgb in m.hand_rgbs)
+            pa, pb = r.candidates.get(m.avatar_a, 0.0), r.candidates.get(m.avatar_b, 0.0)
+            hi, lo = max(pa, pb), min(pa, pb)
+            if not n or hi <= 0 or hi < cfg.review_hindsight_ratio * lo:
+                continue
+            if best is None or (n, hi) > best[0]:
+                picker, receiver = (m.avatar_a, m.avatar_b) if pa > pb else (m.avatar_b, m.avatar_a)
+                best = ((n, hi), r, picker, receiver, hi / (pa + pb))
+        return None if best is None else best[1:]
 
     def _handover_review(self, m: HandoverMeeting, base: str, giver: int, receiver: int, unit: Unit) -> BasketChange:
         """A handover whose product nothing seen tells: one HANDOVER_IN change under review, proposing

@@ -104,6 +104,12 @@ class AssociationConfig:
     handover_third_holder_m: float = param(0.4, 'm', 'the meeting hands show a product neither of the two holds but a '
                                            'shopper this near one of them does: that shopper gives it (0 = off)',
                                            min_value=0.0, max_value=2.0)
+    review_hindsight_ratio: float = param(2.0, '-', 'a handover showing the product of a pick still under review '
+                                          'resolves that review for the one of the two whose posterior in it was '
+                                          'this many times the other\'s; that one hands it over (0 = off)',
+                                          min_value=0.0, max_value=1000.0)
+    review_hindsight_window_s: float = param(300.0, 's', '... a pick at most this long before the handover',
+                                             min_value=0.0, max_value=86400.0)
     handover_review_unclear: bool = param(True, '-', 'a handover where both hold items and nothing seen tells which '
                                           'crossed goes to staff review (else the more recent picker gives, a '
                                           'guess at confidence 0.5)')

@@ -4,7 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = ['Cause', 'AlertKind', 'AlertState', 'BasketState', 'ShelfFlag', 'BasketChange', 'AlertInfo',
-           'review_alert_id', 'age_alert_id', 'left_alert_id']
+           'review_alert_id', 'age_alert_id', 'left_alert_id', 'RESOLVED_SUFFIX', 'AUTO_RESOLVE_BADGE']
+
+#: A REVIEW_RESOLVED basket event's id is its review's basket event id + this (+ ':in' / ':out' for handovers).
+RESOLVED_SUFFIX = ':resolved'
+#: The badge recorded when the association resolves its own review with later evidence.
+AUTO_RESOLVE_BADGE = 'association'
 
 
 class Cause:

@@ -17,8 +17,8 @@ from typing import Iterator, Mapping
 
 from walkout_core.layout import Product
 
-from .model import (AlertInfo, AlertKind, AlertState, BasketChange, BasketState, Cause, age_alert_id,
-                    review_alert_id)
+from .model import (AUTO_RESOLVE_BADGE, RESOLVED_SUFFIX, AlertInfo, AlertKind, AlertState, BasketChange,
+                    BasketState, Cause, age_alert_id, review_alert_id)
 
 __all__ = ['ItemLine', 'BasketView', 'BasketStore', 'StoreResult']
 
@@ -227,6 +227,13 @@ class BasketStore:
                 if ch.review is not None and self._alert_row(db, aid) is None:
                     self._put_alert(db, ch.review)
                 return res
+            if ch.cause == Cause.REVIEW_RESOLVED and ch.event_id.endswith(RESOLVED_SUFFIX):
+                # the association resolved its own review with later evidence ('<review event>:resolved')
+                rid = self._open_review_of(db, ch.event_id[:-len(RESOLVED_SUFFIX)])
+                if rid is not None:
+                    self._close_review(db, rid, ch.avatar_id, AUTO_RESOLVE_BADGE, ch.t, res)
+                    for a in res.avatars:
+                        self._touch(db, a, ch.t)
             if ch.cause in (Cause.RESTOCK, Cause.UNASSIGNED) or not ch.avatar_id:
                 return StoreResult(ok=True, message='applied to no basket')
             self._touch(db, ch.avatar_id, ch.t)
@@ -238,6 +245,29 @@ class BasketStore:
             if a:
                 res.alerts.append(a)
         return res
+
+    def _close_review(self, db: sqlite3.Connection, alert_id: str, avatar_id: int, badge: str, t: float,
+                      res: StoreResult) -> None:
+        """Mark an open review resolved (to ``avatar_id``), unblock its avatars, resolve its alert."""
+        res.avatars.update(a for (a,) in db.execute('SELECT avatar_id FROM review_avatars WHERE alert_id=?',
+                                                    (alert_id,)))
+        db.execute('UPDATE reviews SET resolved=1, resolved_avatar=?, badge=? WHERE alert_id=?',
+                   (avatar_id, badge, alert_id))
+        db.execute('DELETE FROM review_avatars WHERE alert_id=?', (alert_id,))
+        self._audit(db, t, 'resolve_review', alert_id=alert_id, avatar_id=avatar_id, badge=badge)
+        event_id = db.execute('SELECT event_id FROM reviews WHERE alert_id=?', (alert_id,)).fetchone()[0]
+        alert = self._alert_row(db, alert_id) or AlertInfo(alert_id=alert_id, kind=AlertKind.REVIEW_NEEDED,
+                                                           event_ids=[event_id])
+        alert.state = AlertState.RESOLVED
+        alert.message += f' -> resolved by {badge or "staff"}: avatar {avatar_id}'
+        self._put_alert(db, alert)
+        res.alerts.append(alert)
+
+    def _open_review_of(self, db: sqlite3.Connection, event_id: str) -> str | None:
+        """The alert id of the open review of basket event ``event_id``, if there is one."""
+        aid = review_alert_id(event_id)
+        row = db.execute('SELECT resolved FROM reviews WHERE alert_id=?', (aid,)).fetchone()
+        return aid if row is not None and not row[0] else None
 
     def resolve_review(self, alert_id: str, avatar_id: int, badge: str, stamp: float | None = None) -> StoreResult:
         """Staff names the avatar (0 = nobody) of a review; the basket updates and the alert resolves.
@@ -251,12 +281,7 @@ class BasketStore:
             ev = _change_from_json(db.execute('SELECT body FROM events WHERE event_id=?', (row[0],)).fetchone()[0])
             t = ev.t if stamp is None else stamp
             res = StoreResult(message='resolved')
-            res.avatars.update(a for (a,) in db.execute('SELECT avatar_id FROM review_avatars WHERE alert_id=?',
-                                                        (alert_id,)))
-            db.execute('UPDATE reviews SET resolved=1, resolved_avatar=?, badge=? WHERE alert_id=?',
-                       (avatar_id, badge, alert_id))
-            db.execute('DELETE FROM review_avatars WHERE alert_id=?', (alert_id,))
-            self._audit(db, t, 'resolve_review', alert_id=alert_id, avatar_id=avatar_id, badge=badge)
+            self._close_review(db, alert_id, avatar_id, badge, t, res)
             if avatar_id and ev.cause not in (Cause.RESTOCK,):
                 moves = [(avatar_id, ev.quantity, '')]
                 if ev.cause == Cause.HANDOVER_IN:   # a handover: avatar_id received it, the other one gave it
@@ -265,7 +290,7 @@ class BasketStore:
                 for aid, qty, suffix in moves:
                     if not aid:
                         continue
-                    ch = BasketChange(event_id=f'{ev.event_id}:resolved{suffix}', t=t, avatar_id=aid,
+                    ch = BasketChange(event_id=f'{ev.event_id}{RESOLVED_SUFFIX}{suffix}', t=t, avatar_id=aid,
                                       product_id=ev.product_id, quantity=qty, cause=Cause.REVIEW_RESOLVED,
                                       shelf_event_id=ev.shelf_event_id, confidence=1.0,
                                       candidate_avatar_ids=[aid], candidate_scores=[1.0])
@@ -279,12 +304,6 @@ class BasketStore:
                     res.changes.append(ch)
             for a in res.avatars:
                 self._touch(db, a, t)
-            alert = self._alert_row(db, alert_id) or AlertInfo(alert_id=alert_id, kind=AlertKind.REVIEW_NEEDED,
-                                                               event_ids=[ev.shelf_event_id, ev.event_id])
-            alert.state = AlertState.RESOLVED
-            alert.message += f' -> resolved by {badge or "staff"}: avatar {avatar_id}'
-            self._put_alert(db, alert)
-            res.alerts.append(alert)
             if avatar_id:
                 a = self._age_alert(db, avatar_id, t)
                 if a:

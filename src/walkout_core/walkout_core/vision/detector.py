@@ -393,8 +393,10 @@ class BackgroundDetector:
             if self._through_px > 0 and len(persons) > 1:
                 # an arm does not pass through another person's torso: that run is the neighbour's body
                 others = np.delete(centres, k, axis=0)
-                gap = np.hypot(su[:, :, None] - others[None, None, :, 0], sv[:, :, None] - others[None, None, :, 1])
-                ok &= gap.min(axis=(1, 2)) >= self._through_px
+                others = others[np.hypot(others[:, 0] - cu, others[:, 1] - cv_) <= reach + self._through_px]
+                if len(others):
+                    gap = np.hypot(su[:, :, None] - others[None, None, :, 0], sv[:, :, None] - others[None, None, :, 1])
+                    ok &= gap.min(axis=(1, 2)) >= self._through_px
             good = np.nonzero(ok)[0]
             if good.size == 0:
                 continue

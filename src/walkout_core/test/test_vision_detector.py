@@ -167,31 +167,32 @@ def test_a_blob_farther_away_does_not_crowd_out_the_arm(small):
     assert d.has_reach and math.hypot(d.reach_x - 1.6, d.reach_y - 2.0) < 0.07
 
 
+def _reacher_and_neighbour(lay, reacher, neighbour, **cfg):
+    """Detections nearest a reaching person and a neighbour who does not reach, in cam0."""
+    cam = lay.camera('cam0')
+    res = _run(_detector(lay, cam, **cfg), cam, render_background(cam, lay.shelves), [reacher, neighbour])
+    da = min(res.detections, key=lambda d: math.hypot(d.x - reacher.x, d.y - reacher.y))
+    db = min(res.detections, key=lambda d: math.hypot(d.x - neighbour.x, d.y - neighbour.y))
+    assert da is not db and da.has_reach
+    assert math.hypot(da.reach_x - reacher.hand[0], da.reach_y - reacher.hand[1]) < 0.1
+    return da, db
+
+
 def test_an_arm_is_not_seen_through_a_neighbours_torso(small):
     # b stands 0.4 m behind a, who reaches past b's far side: the foreground run from b's centre through
     # a's body to a's hand is no arm of b (an arm does not go through a torso); a's hand stays a's
-    cam = small.camera('cam0')
-    bg = render_background(cam, small.shelves)
     a = Person(1.5, 1.9, heading=math.pi / 2, hand=(1.52, 2.45))
     b = Person(1.45, 1.5, heading=math.pi / 2, colour=(200, 60, 40))
     for through, b_reaches in ((0.12, False), (0.0, True)):
-        res = _run(_detector(small, cam, arm_through_body_m=through, hand_shared_m=0.0), cam, bg, [a, b])
-        da = min(res.detections, key=lambda d: math.hypot(d.x - a.x, d.y - a.y))
-        db = min(res.detections, key=lambda d: math.hypot(d.x - b.x, d.y - b.y))
-        assert da is not db and da.has_reach and math.hypot(da.reach_x - 1.52, da.reach_y - 2.45) < 0.1
+        _, db = _reacher_and_neighbour(small, a, b, arm_through_body_m=through, hand_shared_m=0.0)
         assert db.has_reach == b_reaches, through
 
 
 def test_a_hand_next_to_a_neighbours_body_is_only_its_owners(small):
     # a reaches across to a point 0.3 m in front of b: b's body edge touches the hand, so b "reaches" the
     # same point; two hands that close are one, of the one whose body is farther from it (a)
-    cam = small.camera('cam0')
-    bg = render_background(cam, small.shelves)
     a = Person(1.0, 1.9, heading=math.pi / 2, hand=(1.7, 2.2))
     b = Person(1.6, 1.9, heading=math.pi / 2, colour=(200, 60, 40))
     for shared, b_reaches in ((0.08, False), (0.0, True)):
-        res = _run(_detector(small, cam, hand_shared_m=shared), cam, bg, [a, b])
-        da = min(res.detections, key=lambda d: math.hypot(d.x - a.x, d.y - a.y))
-        db = min(res.detections, key=lambda d: math.hypot(d.x - b.x, d.y - b.y))
-        assert da is not db and da.has_reach and math.hypot(da.reach_x - 1.7, da.reach_y - 2.2) < 0.1
+        _, db = _reacher_and_neighbour(small, a, b, hand_shared_m=shared)
         assert db.has_reach == b_reaches, shared

@@ -10,7 +10,7 @@ from walkout_core.association import AssociationConfig, Associator
 from walkout_core.association.handover import chroma_distance
 from walkout_core.association.history import AvatarFrame
 from walkout_core.association.synthetic import Script, lane_xy, shelf_event
-from walkout_core.basket.model import AlertKind, Cause, ShelfFlag
+from walkout_core.basket.model import AlertKind, BasketChange, Cause, ShelfFlag
 from walkout_core.config import validate
 from walkout_core.layout import load_layout
 
@@ -238,6 +238,31 @@ def test_a_handover_showing_the_product_of_a_pick_under_review_resolves_it():
     a, ch = run(s, [shelf_event(LAYOUT, 'x', 5.0, S1, 0)],
                 cfg=validate(dataclasses.replace(CFG, review_hindsight_ratio=0.0)))
     assert not [c for c in ch if c.cause in (Cause.REVIEW_RESOLVED, Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
+
+
+def test_a_review_staff_resolved_to_nobody_is_not_resolved_again_by_a_later_handover():
+    p001 = LAYOUT.catalogue['p001'].colour_rgb
+    s = Script().avatar(1, (0, (1.45, 5.0)), (12, (1.45, 5.0)), (14, (3.0, 4.6)), (30, (3.0, 4.6)))
+    s.avatar(2, (0, (1.75, 5.0)), (30, (1.75, 5.0)))
+    s.avatar(3, (0, (3.0, 2.0)), (13, (3.0, 2.0)), (14, (3.0, 4.0)), (30, (3.0, 4.0)))
+    s.reach(1, 15.0, 16.5, (3.0, 4.32), p001).reach(3, 15.0, 16.5, (3.0, 4.28), p001)
+    a = Associator(CFG, LAYOUT)
+    ev = shelf_event(LAYOUT, 'x', 5.0, S1, 0)
+    out, added = [], False
+    for fr in s.frames(0.0, 30.0):
+        if fr.t >= ev.decided_t and not added:
+            added = a.add_shelf_event(ev)
+        a.add_frame(fr)
+        out.extend(a.advance())
+        if any(c.event_id == 'b:x' for c in out) and not any(c.cause == Cause.REVIEW_RESOLVED for c in out):
+            # staff: nobody took it (the store announces it with avatar 0, quantity 0)
+            nobody = BasketChange('b:x:resolved', 9.0, 0, 'p001', 0, Cause.REVIEW_RESOLVED)
+            a.apply_external(nobody)
+            out.append(nobody)
+    out.extend(a.flush())
+    assert next(c for c in out if c.event_id == 'b:x').needs_review
+    assert a.stats['reviews_resolved_by_handover'] == 0
+    assert not [c for c in out if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]   # p001 held by no one: veto
 
 
 def test_a_handover_between_two_equally_likely_pickers_does_not_resolve_the_review():

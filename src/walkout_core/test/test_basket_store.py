@@ -99,7 +99,8 @@ def test_handover_review_resolved_to_nobody_moves_nothing(store):
     store.apply_change(pick('a', 1, 'p001'))
     store.apply_change(handover_review('h', 2, 1, 'p001'))
     res = store.resolve_review(review_alert_id('h'), 0, 'badge-3')
-    assert res.ok and res.changes == []
+    assert res.ok and [(c.event_id, c.avatar_id, c.quantity, c.cause) for c in res.changes] == \
+        [('h:resolved', 0, 0, Cause.REVIEW_RESOLVED)]      # announced, so the association closes it too
     assert [(i.product_id, i.quantity) for i in store.basket(1).items] == [('p001', 1)]
     assert store.basket(2).is_empty and store.basket(2).pending_reviews == 0
 
@@ -117,6 +118,15 @@ def test_association_resolves_its_own_review_with_a_resolved_event(store):
     assert [a.alert_id for a in res.alerts] == [review_alert_id('e')]
     assert not store.resolve_review(review_alert_id('e'), 1, 'badge-7').ok     # staff find it resolved
     assert not store.apply_change(BasketChange('e:resolved', 9.0, 2, 'p001', 1, Cause.REVIEW_RESOLVED)).avatars
+
+
+def test_a_late_association_resolution_of_a_review_staff_resolved_is_not_applied(store):
+    store.apply_change(pick('f', 1, 'p007', needs_review=True, candidate_avatar_ids=[1, 2],
+                            candidate_scores=[0.4, 0.35]))
+    assert store.resolve_review(review_alert_id('f'), 0, 'badge-7').ok      # staff: nobody took it
+    res = store.apply_change(BasketChange('f:resolved', 9.0, 2, 'p007', 1, Cause.REVIEW_RESOLVED))
+    assert not res.avatars and res.message == 'already applied'     # the store announced 'f:resolved' itself
+    assert store.basket(2).is_empty and store.alert(review_alert_id('f')).state == AlertState.RESOLVED
 
 
 def test_age_restricted_item_raises_one_alert_and_approval_resolves_it(store):

@@ -229,7 +229,11 @@ class BasketStore:
                 return res
             if ch.cause == Cause.REVIEW_RESOLVED and ch.event_id.endswith(RESOLVED_SUFFIX):
                 # the association resolved its own review with later evidence ('<review event>:resolved')
-                rid = self._open_review_of(db, ch.event_id[:-len(RESOLVED_SUFFIX)])
+                review_event = ch.event_id[:-len(RESOLVED_SUFFIX)]
+                rid = self._open_review_of(db, review_event)
+                if rid is None and db.execute('SELECT 1 FROM reviews WHERE event_id=?', (review_event,)).fetchone():
+                    return StoreResult(ok=True, message=f'review of {review_event} already resolved: {ch.event_id} '
+                                                        'not applied')
                 if rid is not None:
                     self._close_review(db, rid, ch.avatar_id, AUTO_RESOLVE_BADGE, ch.t, res)
                     for a in res.avatars:
@@ -282,26 +286,27 @@ class BasketStore:
             t = ev.t if stamp is None else stamp
             res = StoreResult(message='resolved')
             self._close_review(db, alert_id, avatar_id, badge, t, res)
+            moves: list[tuple[int, int, str]] = [(0, 0, '')]   # nothing moves: announced, so listeners close it too
             if avatar_id and ev.cause not in (Cause.RESTOCK,):
                 moves = [(avatar_id, ev.quantity, '')]
                 if ev.cause == Cause.HANDOVER_IN:   # a handover: avatar_id received it, the other one gave it
                     giver = ev.avatar_id if avatar_id == ev.counterpart_avatar_id else ev.counterpart_avatar_id
                     moves = [(giver, -ev.quantity, ':out'), (avatar_id, ev.quantity, ':in')]
-                for aid, qty, suffix in moves:
-                    if not aid:
-                        continue
-                    ch = BasketChange(event_id=f'{ev.event_id}{RESOLVED_SUFFIX}{suffix}', t=t, avatar_id=aid,
-                                      product_id=ev.product_id, quantity=qty, cause=Cause.REVIEW_RESOLVED,
-                                      shelf_event_id=ev.shelf_event_id, confidence=1.0,
-                                      candidate_avatar_ids=[aid], candidate_scores=[1.0])
-                    db.execute('INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-                               (ch.event_id, ch.t, ch.avatar_id, ch.product_id, ch.quantity, ch.cause, 0,
-                                _change_to_json(ch)))
-                    moved = self._add_items(db, aid, ev.product_id, qty)
-                    if moved != qty:
-                        res.message = f'resolved; basket of {aid} had fewer {ev.product_id} than removed'
-                    res.avatars.add(aid)
-                    res.changes.append(ch)
+            for aid, qty, suffix in moves:
+                ch = BasketChange(event_id=f'{ev.event_id}{RESOLVED_SUFFIX}{suffix}', t=t, avatar_id=aid,
+                                  product_id=ev.product_id, quantity=qty, cause=Cause.REVIEW_RESOLVED,
+                                  shelf_event_id=ev.shelf_event_id, confidence=1.0,
+                                  candidate_avatar_ids=[aid] if aid else [], candidate_scores=[1.0] if aid else [])
+                db.execute('INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+                           (ch.event_id, ch.t, ch.avatar_id, ch.product_id, ch.quantity, ch.cause, 0,
+                            _change_to_json(ch)))
+                res.changes.append(ch)
+                if not aid:
+                    continue
+                moved = self._add_items(db, aid, ev.product_id, qty)
+                if moved != qty:
+                    res.message = f'resolved; basket of {aid} had fewer {ev.product_id} than removed'
+                res.avatars.add(aid)
             for a in res.avatars:
                 self._touch(db, a, t)
             if avatar_id:

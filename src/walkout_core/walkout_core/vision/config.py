@@ -61,7 +61,7 @@ class DetectorConfig:
                                 'the hand', min_value=0.0, max_value=1.0)
     arm_min_protrusion_m: float = param(0.05, 'm', 'an arm sticks out of the body blob by at least this much',
                                         min_value=0.0, max_value=2.0)
-    arm_through_body_m: float = param(0.12, 'm', 'the straight run from the body centre to the hand passes no nearer '
+    arm_through_body_m: float = param(0.15, 'm', 'the straight run from the body centre to the hand passes no nearer '
                                       'than this to another person\'s centre (an arm does not go through a torso; '
                                       '0 = off)', min_value=0.0, max_value=1.0)
     hand_shared_m: float = param(0.08, 'm', 'two people\'s hands this close are one hand, of the one whose body is '

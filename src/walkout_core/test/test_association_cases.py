@@ -214,14 +214,20 @@ def test_handover_product_held_by_a_third_shopper_next_to_one_of_the_two_is_give
     assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
 
 
-def test_a_handover_showing_the_product_of_a_pick_under_review_resolves_it():
-    # 1 and 2 stand side by side at lane 0, no hand seen: the pick of p001 goes to review (1 vs 2). Then 1's
-    # and 3's hands meet showing p001's packaging: 1 picked it (2 never held anything out) and hands it to 3.
+def _review_then_handover_to_3() -> Script:
+    """1 and 2 stand side by side at lane 0, no hand seen (a pick at 5 s goes to review, 1 vs 2); at 15 s
+    1's and 3's hands meet showing p001's packaging."""
     p001 = LAYOUT.catalogue['p001'].colour_rgb
     s = Script().avatar(1, (0, (1.45, 5.0)), (12, (1.45, 5.0)), (14, (3.0, 4.6)), (30, (3.0, 4.6)))
     s.avatar(2, (0, (1.75, 5.0)), (30, (1.75, 5.0)))
     s.avatar(3, (0, (3.0, 2.0)), (13, (3.0, 2.0)), (14, (3.0, 4.0)), (30, (3.0, 4.0)))
-    s.reach(1, 15.0, 16.5, (3.0, 4.32), p001).reach(3, 15.0, 16.5, (3.0, 4.28), p001)
+    return s.reach(1, 15.0, 16.5, (3.0, 4.32), p001).reach(3, 15.0, 16.5, (3.0, 4.28), p001)
+
+
+def test_a_handover_showing_the_product_of_a_pick_under_review_resolves_it():
+    # 1 and 2 stand side by side at lane 0, no hand seen: the pick of p001 goes to review (1 vs 2). Then 1's
+    # and 3's hands meet showing p001's packaging: 1 picked it (2 never held anything out) and hands it to 3.
+    s = _review_then_handover_to_3()
     a, ch = run(s, [shelf_event(LAYOUT, 'x', 5.0, S1, 0)])
     rev = next(c for c in ch if c.event_id == 'b:x')
     assert rev.needs_review and set(rev.candidate_avatar_ids) == {1, 2}
@@ -241,11 +247,7 @@ def test_a_handover_showing_the_product_of_a_pick_under_review_resolves_it():
 
 
 def test_a_review_staff_resolved_to_nobody_is_not_resolved_again_by_a_later_handover():
-    p001 = LAYOUT.catalogue['p001'].colour_rgb
-    s = Script().avatar(1, (0, (1.45, 5.0)), (12, (1.45, 5.0)), (14, (3.0, 4.6)), (30, (3.0, 4.6)))
-    s.avatar(2, (0, (1.75, 5.0)), (30, (1.75, 5.0)))
-    s.avatar(3, (0, (3.0, 2.0)), (13, (3.0, 2.0)), (14, (3.0, 4.0)), (30, (3.0, 4.0)))
-    s.reach(1, 15.0, 16.5, (3.0, 4.32), p001).reach(3, 15.0, 16.5, (3.0, 4.28), p001)
+    s = _review_then_handover_to_3()
     a = Associator(CFG, LAYOUT)
     ev = shelf_event(LAYOUT, 'x', 5.0, S1, 0)
     out, added = [], False

@@ -230,12 +230,13 @@ class BasketStore:
             if ch.cause == Cause.REVIEW_RESOLVED and ch.event_id.endswith(RESOLVED_SUFFIX):
                 # the association resolved its own review with later evidence ('<review event>:resolved')
                 review_event = ch.event_id[:-len(RESOLVED_SUFFIX)]
-                rid = self._open_review_of(db, review_event)
-                if rid is None and db.execute('SELECT 1 FROM reviews WHERE event_id=?', (review_event,)).fetchone():
+                rid = review_alert_id(review_event)
+                row = db.execute('SELECT resolved FROM reviews WHERE alert_id=?', (rid,)).fetchone()
+                if row is not None and row[0]:
                     return StoreResult(ok=True, message=f'review of {review_event} already resolved: {ch.event_id} '
                                                         'not applied')
-                if rid is not None:
-                    self._close_review(db, rid, ch.avatar_id, AUTO_RESOLVE_BADGE, ch.t, res)
+                if row is not None:
+                    self._close_review(db, rid, ch.avatar_id, AUTO_RESOLVE_BADGE, ch.t, res, [review_event])
                     for a in res.avatars:
                         self._touch(db, a, ch.t)
             if ch.cause in (Cause.RESTOCK, Cause.UNASSIGNED) or not ch.avatar_id:
@@ -251,27 +252,21 @@ class BasketStore:
         return res
 
     def _close_review(self, db: sqlite3.Connection, alert_id: str, avatar_id: int, badge: str, t: float,
-                      res: StoreResult) -> None:
-        """Mark an open review resolved (to ``avatar_id``), unblock its avatars, resolve its alert."""
+                      res: StoreResult, event_ids: list[str]) -> None:
+        """Mark an open review resolved (to ``avatar_id``), unblock its avatars, resolve its alert (made from
+        ``event_ids`` if the store never saw it)."""
         res.avatars.update(a for (a,) in db.execute('SELECT avatar_id FROM review_avatars WHERE alert_id=?',
                                                     (alert_id,)))
         db.execute('UPDATE reviews SET resolved=1, resolved_avatar=?, badge=? WHERE alert_id=?',
                    (avatar_id, badge, alert_id))
         db.execute('DELETE FROM review_avatars WHERE alert_id=?', (alert_id,))
         self._audit(db, t, 'resolve_review', alert_id=alert_id, avatar_id=avatar_id, badge=badge)
-        event_id = db.execute('SELECT event_id FROM reviews WHERE alert_id=?', (alert_id,)).fetchone()[0]
         alert = self._alert_row(db, alert_id) or AlertInfo(alert_id=alert_id, kind=AlertKind.REVIEW_NEEDED,
-                                                           event_ids=[event_id])
+                                                           event_ids=event_ids)
         alert.state = AlertState.RESOLVED
         alert.message += f' -> resolved by {badge or "staff"}: avatar {avatar_id}'
         self._put_alert(db, alert)
         res.alerts.append(alert)
-
-    def _open_review_of(self, db: sqlite3.Connection, event_id: str) -> str | None:
-        """The alert id of the open review of basket event ``event_id``, if there is one."""
-        aid = review_alert_id(event_id)
-        row = db.execute('SELECT resolved FROM reviews WHERE alert_id=?', (aid,)).fetchone()
-        return aid if row is not None and not row[0] else None
 
     def resolve_review(self, alert_id: str, avatar_id: int, badge: str, stamp: float | None = None) -> StoreResult:
         """Staff names the avatar (0 = nobody) of a review; the basket updates and the alert resolves.
@@ -285,7 +280,7 @@ class BasketStore:
             ev = _change_from_json(db.execute('SELECT body FROM events WHERE event_id=?', (row[0],)).fetchone()[0])
             t = ev.t if stamp is None else stamp
             res = StoreResult(message='resolved')
-            self._close_review(db, alert_id, avatar_id, badge, t, res)
+            self._close_review(db, alert_id, avatar_id, badge, t, res, [ev.shelf_event_id, ev.event_id])
             moves: list[tuple[int, int, str]] = [(0, 0, '')]   # nothing moves: announced, so listeners close it too
             if avatar_id and ev.cause not in (Cause.RESTOCK,):
                 moves = [(avatar_id, ev.quantity, '')]

@@ -110,6 +110,25 @@ def test_exit_reported_once_then_gone(small):
     assert tr.exited and tr.exited[0][1] == 1
 
 
+def test_lost_near_the_exit_is_out_only_after_the_slow_miss(small):
+    # the exit gate is y 0..0.4; lost at y 0.85 (0.45 from it: inside exit_slow_margin_m, outside exit_margin_m)
+    cfg = TrackerConfig(exit_margin_m=0.3, exit_miss_s=0.3, exit_slow_margin_m=0.5, exit_slow_miss_s=1.0)
+    tr = AvatarTracker(small, cfg)
+    enter(tr)
+    outs = run(tr, walk((1.3, 1.5), (6.8, 0.85), 40) + [(6.8, 0.85)] * 10 + [None] * 7, T0 + 1.4)
+    assert not any(a.state == STATE_EXITED for o in outs for a in o.avatars)       # 0.7 s: hidden in the crowd
+    outs = run(tr, [(6.85, 0.9)] + [None] * 12, outs[-1].stamp + 0.1)               # seen again, then lost 1.2 s
+    exited = [(o.stamp, a) for o in outs for a in o.avatars if a.state == STATE_EXITED]
+    assert len(exited) == 1 and exited[0][1].id == 1
+    assert 1.0 - 1e-6 <= exited[0][0] - outs[0].stamp <= 1.1 + 1e-6               # the first tick after 1 s
+    # lost at the door itself (within exit_margin_m): out after exit_miss_s
+    tr = AvatarTracker(small, cfg)
+    enter(tr)
+    outs = run(tr, walk((1.3, 1.5), (6.8, 0.5), 40) + [None] * 5, T0 + 1.4)
+    exited = [(o.stamp, a) for o in outs for a in o.avatars if a.state == STATE_EXITED]
+    assert len(exited) == 1 and 0.3 - 1e-6 <= exited[0][0] - outs[39].stamp <= 0.4 + 1e-6
+
+
 def test_ids_are_per_tracker_instance(small):
     a, b = AvatarTracker(small), AvatarTracker(small)
     enter(a)

@@ -43,6 +43,9 @@ class TrackerConfig:
     appearance_isolation_m: float = param(0.5, 'm', 'an avatar with no other avatar this close learns its clothing '
                                           'colour and is not gated by it; closer avatars (blobs that may merge) '
                                           'are', min_value=0.0, max_value=10.0)
+    appearance_alone_gate: float = param(0.25, 'rgb', 'largest RGB distance of a detection to the clothing colour '
+                                         'of a visible avatar with no other avatar near (a loose gate: its look '
+                                         'may drift; 2 = off)', min_value=0.0, max_value=2.0)
     appearance_reacquire_gate: float = param(0.3, 'rgb', 'largest RGB distance of a detection taken back by an '
                                              'occluded avatar that has no other avatar near', min_value=0.0,
                                              max_value=2.0)
@@ -67,15 +70,21 @@ class TrackerConfig:
     reacquire_speed_m_s: float = param(0.8, 'm/s', '... plus this speed times the time it was hidden ...',
                                        min_value=0.0, max_value=10.0)
     reacquire_max_m: float = param(3.0, 'm', '... up to this distance', min_value=0.0, max_value=50.0)
+    reacquire_colour_max_m: float = param(6.0, 'm', '... or up to this distance for a detection whose clothing '
+                                          'colour matches the avatar\'s within appearance_gate',
+                                          min_value=0.0, max_value=50.0)
     max_hidden_s: float = param(1800.0, 's', 'an avatar unseen this long (not at an exit) is deleted',
                                 min_value=1.0, max_value=86400.0)
     birth_margin_m: float = param(0.5, 'm', 'births within this distance of the entry (or staff) gate',
                                   min_value=0.0, max_value=5.0)
     spawn_exclusion_m: float = param(0.45, 'm', 'no birth this close to an existing avatar', min_value=0.0,
                                      max_value=5.0)
-    exit_margin_m: float = param(0.5, 'm', 'an avatar lost within this distance of its exit gate has exited',
+    exit_margin_m: float = param(0.3, 'm', 'an avatar lost within this distance of its exit gate has exited',
                                  min_value=0.0, max_value=5.0)
     exit_miss_s: float = param(0.3, 's', 'unseen this long at the exit: exited', min_value=0.0, max_value=60.0)
+    exit_slow_margin_m: float = param(0.5, 'm', 'an avatar lost within this distance of its exit gate (in the '
+                                      'crowd near the door) ...', min_value=0.0, max_value=5.0)
+    exit_slow_miss_s: float = param(1.0, 's', '... and unseen this long has exited', min_value=0.0, max_value=600.0)
     exit_via_entry: bool = param(True, '-', 'a shopper who was inside may also leave through the entry gate')
     staff_exit_via_exit: bool = param(True, '-', 'staff may also leave through the shoppers\' exit')
     max_reach_m: float = param(1.3, 'm', 'a reach point farther than this from its avatar is ignored',
@@ -92,6 +101,12 @@ class TrackerConfig:
         if self.reacquire_base_m > self.reacquire_max_m:
             raise ValueError(f'parameter reacquire_base_m: {self.reacquire_base_m!r} exceeds reacquire_max_m '
                              f'{self.reacquire_max_m!r}')
+        if self.reacquire_colour_max_m < self.reacquire_max_m:
+            raise ValueError(f'parameter reacquire_colour_max_m: {self.reacquire_colour_max_m!r} is below '
+                             f'reacquire_max_m {self.reacquire_max_m!r}')
+        if self.exit_slow_margin_m < self.exit_margin_m:
+            raise ValueError(f'parameter exit_slow_margin_m: {self.exit_slow_margin_m!r} is below exit_margin_m '
+                             f'{self.exit_margin_m!r}')
 
 
 @dataclass(frozen=True)

@@ -173,9 +173,12 @@ class AvatarTracker:
         c = self.cfg
         self._entry = [_Region(g.polygon, c.birth_margin_m) for g in layout.gates_of_kind('entry')]
         self._staff = [_Region(g.polygon, c.birth_margin_m) for g in layout.gates_of_kind('staff')]
-        self._shop_exits = [_Region(g.polygon, c.exit_margin_m) for g in layout.gates_of_kind('exit')]
-        self._entry_exits = [_Region(g.polygon, c.exit_margin_m) for g in layout.gates_of_kind('entry')]
-        self._staff_exits = [_Region(g.polygon, c.exit_margin_m) for g in layout.gates_of_kind('staff')]
+        # (unseen time, gates grown by a margin by kind): lost at the door = out; lost near it, in the crowd
+        # that gathers there, = out only if not seen again for longer
+        self._exit_rules = [(after, {kind: [_Region(g.polygon, margin) for g in layout.gates_of_kind(kind)]
+                                     for kind in ('exit', 'entry', 'staff')})
+                            for margin, after in ((c.exit_margin_m, c.exit_miss_s),
+                                                  (c.exit_slow_margin_m, c.exit_slow_miss_s))]
         x0, y0, x1, y1 = layout.floor.bounds
         m = c.floor_margin_m
         self._bounds = (x0 - m, y0 - m, x1 + m, y1 + m)
@@ -323,7 +326,7 @@ class AvatarTracker:
             dc = self._appearance_dist(visible, col_looks)
             known = np.isfinite(dc)
             alone = np.array([isolated[id(t)] for t in visible])[:, None]
-            ok &= ~known | alone | (dc <= c.appearance_gate)
+            ok &= ~known | (dc <= np.where(alone, c.appearance_alone_gate, c.appearance_gate))
             cost = np.where(ok, d2 + np.log(det) + np.where(known, c.appearance_weight * dc * dc, 0.0), _BIG)
             pairs = [(int(i), int(j)) for i, j in zip(*linear_sum_assignment(cost)) if ok[i, j]]
             takers = np.bincount([cols[j] for _, j in pairs], minlength=len(z)) if pairs else np.zeros(len(z), int)
@@ -339,11 +342,12 @@ class AvatarTracker:
         if hidden and free:
             X = np.array([t.kf.x[:2] for t in hidden])
             d = np.linalg.norm(X[:, None, :] - Z[None, free, :], axis=2)
-            radius = np.array([min(c.reacquire_max_m, c.reacquire_base_m + c.reacquire_speed_m_s
-                                   * (stamp - t.last_seen)) for t in hidden])
-            ok = d <= radius[:, None]
+            grown = np.array([c.reacquire_base_m + c.reacquire_speed_m_s * (stamp - t.last_seen) for t in hidden])
             dc = self._appearance_dist(hidden, looks[free])
             known = np.isfinite(dc)
+            radius = np.where(known & (dc <= c.appearance_gate), np.minimum(grown, c.reacquire_colour_max_m)[:, None],
+                              np.minimum(grown, c.reacquire_max_m)[:, None])
+            ok = d <= radius
             alone = np.array([isolated[id(t)] for t in hidden])[:, None]
             ok &= ~known | (dc <= np.where(alone, c.appearance_reacquire_gate, c.appearance_gate))
             scale = max(c.appearance_gate, 1e-6)
@@ -384,11 +388,18 @@ class AvatarTracker:
         t.reach = (m.reach_x, m.reach_y) if t.has_reach else (math.nan, math.nan)
         t.hand_rgb = m.hand_rgb if t.has_reach else None
 
-    def _exit_regions(self, t: _Track) -> list[_Region]:
+    def _exit_kinds(self, t: _Track) -> tuple[str, ...]:
         c = self.cfg
         if t.is_staff:
-            return self._staff_exits + (self._shop_exits if c.staff_exit_via_exit else [])
-        return self._shop_exits + (self._entry_exits if c.exit_via_entry and t.state != STATE_ENTERING else [])
+            return ('staff', 'exit') if c.staff_exit_via_exit else ('staff',)
+        return ('exit', 'entry') if c.exit_via_entry and t.state != STATE_ENTERING else ('exit',)
+
+    def _has_exited(self, t: _Track, unseen: float) -> bool:
+        """Lost for ``exit_miss_s`` within ``exit_margin_m`` of one of its exits, or for ``exit_slow_miss_s``
+        within ``exit_slow_margin_m``."""
+        xy = np.array(t.last_seen_xy)
+        return any(unseen >= after and any(r.contains(xy)[0] for k in self._exit_kinds(t) for r in regions[k])
+                   for after, regions in self._exit_rules)
 
     def _age_and_prune(self, stamp: float) -> list[AvatarState]:
         c = self.cfg
@@ -402,8 +413,7 @@ class AvatarTracker:
                 continue
             if unseen > c.occluded_after_s:
                 t.status = TRACK_OCCLUDED
-            if unseen >= c.exit_miss_s and any(r.contains(np.array(t.last_seen_xy))[0]
-                                               for r in self._exit_regions(t)):
+            if self._has_exited(t, unseen):
                 t.state, t.status, t.has_reach = STATE_EXITED, TRACK_DELETED, False
                 exited.append(self._state_of(t))
                 self.exited.append((stamp, t.id, t.first_seen, t.is_staff))

@@ -141,22 +141,26 @@ def test_bad_hand_colour_is_counted_and_ignored():
     assert out.rejected_appearance == 1 and out.measurements == 1
 
 
-def enter_and_stand(tr, look, at, t):
-    """One person in through the entry to ``at`` and standing there 2 s, seen at 5 Hz; returns the next stamp."""
+def red_standing(cfg, at, hidden_s=0.0):
+    """A tracker with ``cfg`` in which one red-clad person came in through the entry, stood 2 s at ``at`` and was
+    then not seen for ``hidden_s``, at 5 Hz -> (tracker, red's track, next stamp)."""
+    tr = AvatarTracker(load_layout('small'), cfg)
+    t = T0
     for p in walk((1.2, 0.2), (1.2, 1.5), 8) + walk((1.2, 1.5), at, 8) + [at] * 10:
-        tr.update(t, [CameraFrame('cam0', True, [det(*p, look)])])
+        tr.update(t, [CameraFrame('cam0', True, [det(*p, RED)])])
         t += 0.2
-    return t
+    for _ in range(int(round(hidden_s / 0.2))):
+        tr.update(t, [])
+        t += 0.2
+    (red,) = tr.tracks
+    return tr, red, t
 
 
 def test_an_avatar_alone_does_not_take_a_differently_dressed_person():
     # red stands alone; red's blob is no longer seen and a blue one appears 0.25 m away (a person the
     # cameras did not follow in, or one who was hidden): with the loose alone gate red does not jump to it,
     # a slightly different shade of red (its look drifts) is still red's
-    cfg = TrackerConfig(appearance_alone_gate=0.25)
-    tr = AvatarTracker(load_layout('small'), cfg)
-    t = enter_and_stand(tr, RED, (2.6, 1.5), T0)
-    (red,) = tr.tracks
+    tr, red, t = red_standing(TrackerConfig(appearance_alone_gate=0.25), (2.6, 1.5))
     out = tr.update(t, [CameraFrame('cam0', True, [det(2.6, 1.75, BLUE)])])
     assert red.last_seen < t and red.last_seen_xy == (2.6, 1.5)
     assert out.births == 0                               # not at the entry: nobody new either
@@ -164,9 +168,7 @@ def test_an_avatar_alone_does_not_take_a_differently_dressed_person():
     tr.update(t + 0.2, [CameraFrame('cam0', True, [det(2.65, 1.55, drift)])])
     assert red.last_seen == t + 0.2
     # gate off (2.0): the nearest blob is taken whatever it looks like
-    tr = AvatarTracker(load_layout('small'), TrackerConfig(appearance_alone_gate=2.0))
-    t = enter_and_stand(tr, RED, (2.6, 1.5), T0)
-    (red,) = tr.tracks
+    tr, red, t = red_standing(TrackerConfig(appearance_alone_gate=2.0), (2.6, 1.5))
     tr.update(t, [CameraFrame('cam0', True, [det(2.6, 1.75, BLUE)])])
     assert red.last_seen == t
 
@@ -174,24 +176,13 @@ def test_an_avatar_alone_does_not_take_a_differently_dressed_person():
 def test_a_hidden_avatar_takes_back_its_colour_from_farther_away():
     # red is hidden 6 s (the reacquisition radius has grown past both limits), then a red and a blue
     # blob appear 4.5 m away: the red one is red's (colour limit 6 m), the blue one is not (3 m)
-    cfg = TrackerConfig(reacquire_max_m=3.0, reacquire_colour_max_m=6.0)
-    tr = AvatarTracker(load_layout('small'), cfg)
-    t = enter_and_stand(tr, RED, (1.5, 1.5), T0)
-    (red,) = tr.tracks
-    for _ in range(30):
-        tr.update(t, [])
-        t += 0.2
+    tr, red, t = red_standing(TrackerConfig(reacquire_max_m=3.0, reacquire_colour_max_m=6.0), (1.5, 1.5), 6.0)
     tr.update(t, [CameraFrame('cam0', True, [det(6.0, 1.8, BLUE)])])
     assert red.last_seen < t
     t += 0.2
     tr.update(t, [CameraFrame('cam0', True, [det(6.0, 1.5, RED)])])
     assert red.last_seen == t and red.kf.x[0] > 5.0
     # the same with the colour limit at the plain one: red stays hidden
-    tr = AvatarTracker(load_layout('small'), TrackerConfig(reacquire_max_m=3.0, reacquire_colour_max_m=3.0))
-    t = enter_and_stand(tr, RED, (1.5, 1.5), T0)
-    (red,) = tr.tracks
-    for _ in range(30):
-        tr.update(t, [])
-        t += 0.2
+    tr, red, t = red_standing(TrackerConfig(reacquire_max_m=3.0, reacquire_colour_max_m=3.0), (1.5, 1.5), 6.0)
     tr.update(t, [CameraFrame('cam0', True, [det(6.0, 1.5, RED)])])
     assert red.last_seen < t

@@ -41,8 +41,9 @@ class TrackerConfig:
     appearance_min_samples: int = param(3, 'frames', 'samples before an avatar\'s clothing colour gates and '
                                         'costs', min_value=1, max_value=1000)
     appearance_isolation_m: float = param(0.5, 'm', 'an avatar with no other avatar this close learns its clothing '
-                                          'colour and is not gated by it; closer avatars (blobs that may merge) '
-                                          'are', min_value=0.0, max_value=10.0)
+                                          'colour and is gated by it only loosely (appearance_alone_gate); closer '
+                                          'avatars (blobs that may merge) are gated at appearance_gate',
+                                          min_value=0.0, max_value=10.0)
     appearance_alone_gate: float = param(0.25, 'rgb', 'largest RGB distance of a detection to the clothing colour '
                                          'of a visible avatar with no other avatar near (a loose gate: its look '
                                          'may drift; 2 = off)', min_value=0.0, max_value=2.0)

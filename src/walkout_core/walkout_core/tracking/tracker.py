@@ -286,8 +286,9 @@ class AvatarTracker:
             return used
         Z = np.array([[m.x, m.y] for m in z])
         looks = np.array([m.appearance if m.appearance is not None else (np.nan,) * 3 for m in z], float)
-        # an avatar alone (no other avatar within appearance_isolation_m) learns its clothing colour and
-        # is not gated by it (a changed look must not lose it); close avatars (blobs that may merge) are: a
+        # an avatar alone (no other avatar within appearance_isolation_m) learns its clothing colour and is
+        # gated by it only loosely (appearance_alone_gate: its look may drift, but it must not jump to a
+        # differently dressed person); close avatars (blobs that may merge) are gated at appearance_gate: a
         # merged blob whose mixed colour matches neither updates neither, both coast and each takes back its
         # own blob by colour when they separate
         XA = np.array([t.kf.x[:2] for t in self._tracks])

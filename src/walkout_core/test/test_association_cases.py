@@ -310,6 +310,25 @@ def test_several_items_at_once():
     assert a.ledger.holds(1, 'p019') == 3
 
 
+def test_two_shoppers_taking_from_one_lane_at_once_each_get_one_unit():
+    # both reach lane 2 at the same moment and the shelf sees one event of 2 units: one each (a review of
+    # "who took both" would be wrong whoever staff picked); with the split off, it goes to review
+    s = Script().avatar(1, (0, (2.0, 5.0))).avatar(2, (0, (2.4, 5.0)))
+    x, y = front(2)
+    s.reach(1, 9.6, 10.5, (x - 0.03, y)).reach(2, 9.6, 10.5, (x + 0.03, y))
+    product = LAYOUT.shelf(S1).lanes[2].product_id
+    a, ch = run(s, [shelf_event(LAYOUT, 'two', 10.0, S1, 2, quantity=2)])
+    parts = [c for c in ch if c.shelf_event_id == 'two']
+    assert sorted((c.avatar_id, c.quantity, c.cause) for c in parts) == [(1, 1, Cause.PICK), (2, 1, Cause.PICK)]
+    assert not any(c.needs_review for c in parts) and len({c.event_id for c in parts}) == 2
+    assert all(c.confidence >= CFG.review_confidence for c in parts)
+    assert a.ledger.holds(1, product) == 1 and a.ledger.holds(2, product) == 1
+    _, ch = run(s, [shelf_event(LAYOUT, 'two', 10.0, S1, 2, quantity=2)],
+                cfg=dataclasses.replace(CFG, split_min_share=0.0))
+    (c,) = [c for c in ch if c.shelf_event_id == 'two']
+    assert c.needs_review and c.quantity == 2
+
+
 def test_product_comes_from_the_shelf_event_and_unknown_weight_goes_to_review():
     # Similar weights: the shelf pipeline names the product; the association never second-guesses it.
     s = Script().avatar(1, (0, (6.0, 5.0)))

@@ -136,7 +136,7 @@ class Associator:
         while self._jobs and self._jobs[0][2] <= horizon:
             _, _, _, job = heapq.heappop(self._jobs)
             if isinstance(job, ShelfEventIn):
-                out.append(self.decide_event(job))
+                out.extend(self.decide_event(job))
             else:
                 out.extend(self.decide_handover(job))
         return out
@@ -151,7 +151,8 @@ class Associator:
         finally:
             self._max_input_t = saved
 
-    def decide_event(self, ev: ShelfEventIn) -> BasketChange:
+    def decide_event(self, ev: ShelfEventIn) -> list[BasketChange]:
+        """A shelf event -> its basket change (one; two when a multi-unit pick is split between two shoppers)."""
         cfg = self.cfg
         self.stats['events'] += 1
         product = ev.product_id or ev.planogram_product_id
@@ -192,6 +193,10 @@ class Associator:
             else:
                 cause = Cause.PUT_BACK_MISPLACED if ev.flags & ShelfFlag.MISPLACED else Cause.PUT_BACK
         conf *= factor
+        if (cause == Cause.PICK and ev.quantity >= 2 and not unknown and cfg.split_min_share > 0
+                and len(ranked) >= 2 and not ranked[1][0].is_staff and ranked[1][1] >= cfg.split_min_share
+                and conf < cfg.review_confidence <= (ranked[0][1] + ranked[1][1]) * factor):
+            return self._split_pick(ev, product, ranked, factor)
         review = best is None or conf < cfg.review_confidence
         quantity = int(ev.quantity)
         if not review and cause in (Cause.PICK, Cause.PUT_BACK, Cause.PUT_BACK_MISPLACED) and not unknown:
@@ -214,7 +219,27 @@ class Associator:
             self.ledger.apply(ch.avatar_id, product, ch.quantity, ev.t)
         if not review:
             self._recent.append((ev.t, ch.avatar_id, lane))
-        return ch
+        return [ch]
+
+    def _split_pick(self, ev: ShelfEventIn, product: str, ranked: list[tuple[Candidate, float]],
+                    factor: float) -> list[BasketChange]:
+        """Several units left the lane at once and the two most likely shoppers were both there
+        (``split_min_share``): two shoppers each took some, not one of them all. One unit each at least, the
+        rest by likelihood; confidence = the chance that the pickers are these two."""
+        (a, pa), (b, pb) = ranked[:2]
+        n = int(ev.quantity)
+        na = max(1, min(n - 1, int(round(n * pa / (pa + pb)))))
+        conf = float((pa + pb) * factor)
+        self.stats['events_split'] += 1
+        out = []
+        for suffix, cand, q in (('', a, na), (':split', b, n - na)):
+            out.append(BasketChange(
+                event_id=f'b:{ev.event_id}{suffix}', t=ev.t, avatar_id=cand.avatar_id, product_id=product,
+                quantity=q, cause=Cause.PICK, shelf_event_id=ev.event_id, confidence=conf, needs_review=False,
+                candidate_avatar_ids=[c.avatar_id for c, _ in ranked], candidate_scores=[float(p) for _, p in ranked]))
+            self.ledger.apply(cand.avatar_id, product, q, ev.t)
+            self._recent.append((ev.t, cand.avatar_id, (ev.shelf_id, ev.lane)))
+        return out
 
     def _carrying(self, product_id: str, ev: ShelfEventIn) -> set[int]:
         """Avatars whose hand is seen holding the product near the lane: within ``carry_window_s`` after a

@@ -71,6 +71,10 @@ class AssociationConfig:
                                         're-explaining a weight change', min_value=0.0, max_value=200.0)
     review_confidence: float = param(0.7, '-', 'below this confidence an event goes to staff review',
                                      min_value=0.0, max_value=1.0)
+    split_min_share: float = param(0.25, '-', 'a pick of several units at once where the second candidate is at '
+                                   'least this likely and the two together reach review_confidence: the two '
+                                   'each took some (one unit each at least, the rest by likelihood; 0 = off)',
+                                   min_value=0.0, max_value=1.0)
     handover_reach_dist_m: float = param(0.35, 'm', 'two reach points this near meet for a handover',
                                          min_value=0.05, max_value=2.0)
     handover_reach_body_dist_m: float = param(0.5, 'm', 'when only one hand is seen: it meets the other person '

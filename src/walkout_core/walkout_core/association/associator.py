@@ -247,8 +247,8 @@ class Associator:
         after; the hand within ``carry_radius_m`` of the lane and its colour within ``carry_colour_match``
         of the packaging colour."""
         cfg = self.cfg
-        p = self.layout.catalogue.get(product_id)
-        if p is None or p.colour_rgb is None:
+        colour = self._packaging_colour(product_id)
+        if colour is None:
             return set()
         lx, ly = ev.lane_xy
 
@@ -256,7 +256,7 @@ class Associator:
             return {a.id for fr in self.history.window(t0, t1) for a in fr.avatars
                     if a.has_reach and a.hand_rgb is not None
                     and math.hypot(a.reach_x - lx, a.reach_y - ly) <= cfg.carry_radius_m
-                    and chroma_distance(a.hand_rgb, p.colour_rgb) <= cfg.carry_colour_match}
+                    and chroma_distance(a.hand_rgb, colour) <= cfg.carry_colour_match}
 
         before = holding(ev.t - cfg.carry_window_s, ev.t)
         after = holding(ev.t + 1e-6, ev.t + cfg.carry_window_s)
@@ -344,8 +344,16 @@ class Associator:
         if cfg.handover_colour_veto_n <= 0 or len(m.hand_rgbs) < cfg.handover_colour_veto_n:
             return False
         colours = self._held_colours([m.avatar_a, m.avatar_b]).values()
-        return bool(colours) and not any(chroma_distance(rgb, c) <= cfg.handover_colour_match
-                                         for rgb in m.hand_rgbs for c in colours)
+        return bool(colours) and not any(self._colour_votes(m, c) for c in colours)
+
+    def _packaging_colour(self, product_id: str) -> tuple[float, float, float] | None:
+        """The catalogue packaging colour of a product (None: unknown product, or no colour)."""
+        p = self.layout.catalogue.get(product_id)
+        return None if p is None else p.colour_rgb
+
+    def _colour_votes(self, m: HandoverMeeting, rgb: tuple[float, float, float]) -> int:
+        """How many of the colours seen at the meeting hands are ``rgb`` (within ``handover_colour_match``)."""
+        return sum(chroma_distance(seen, rgb) <= self.cfg.handover_colour_match for seen in m.hand_rgbs)
 
     def _held_colours(self, avatars: list[int]) -> dict[str, tuple[float, float, float]]:
         """Product -> catalogue packaging colour, for the units the avatars picked (products without one
@@ -353,9 +361,9 @@ class Associator:
         out = {}
         for a in avatars:
             for u in self.ledger.handable(a):
-                product = self.layout.catalogue.get(u.product_id)
-                if product is not None and product.colour_rgb is not None:
-                    out[u.product_id] = product.colour_rgb
+                colour = self._packaging_colour(u.product_id)
+                if colour is not None:
+                    out[u.product_id] = colour
         return out
 
     def _handed_by_colour(self, m: HandoverMeeting) -> tuple[bool, Unit, float] | None:
@@ -466,10 +474,8 @@ class Associator:
             if min(da, db) > cfg.handover_third_holder_m:
                 continue
             for u in self.ledger.handable(c):
-                p = self.layout.catalogue.get(u.product_id)
-                if p is None or p.colour_rgb is None:
-                    continue
-                n = sum(chroma_distance(rgb, p.colour_rgb) <= cfg.handover_colour_match for rgb in m.hand_rgbs)
+                colour = self._packaging_colour(u.product_id)
+                n = 0 if colour is None else self._colour_votes(m, colour)
                 if n and (best is None or (n, -min(da, db)) > best[0]):
                     receiver = m.avatar_b if da <= db else m.avatar_a   # c stands in for its nearer neighbour
                     best = ((n, -min(da, db)), c, receiver, u)
@@ -490,10 +496,10 @@ class Associator:
             del self._open_reviews[k]      # too long ago to be what is handed now
         best = None
         for r in self._open_reviews.values():
-            p = self.layout.catalogue.get(r.product_id)
-            if p is None or p.colour_rgb is None or r.quantity != 1:
+            colour = self._packaging_colour(r.product_id)
+            if colour is None or r.quantity != 1:
                 continue
-            n = sum(chroma_distance(rgb, p.colour_rgb) <= cfg.handover_colour_match for rgb in m.hand_rgbs)
+            n = self._colour_votes(m, colour)
             pa, pb = r.candidates.get(m.avatar_a, 0.0), r.candidates.get(m.avatar_b, 0.0)
             hi, lo = max(pa, pb), min(pa, pb)
             if not n or hi <= 0 or hi < cfg.review_hindsight_ratio * lo:

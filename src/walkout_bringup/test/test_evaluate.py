@@ -10,6 +10,8 @@ import pytest
 
 from bagfixtures import write_bag
 from walkout_bringup.evaluate import KEYS, STAGE_KEYS, ReplayResult, guess_layout, pool_suite, read_truth, score
+from walkout_core.sim.provenance import PROVENANCE_FILE, write_provenance
+from walkout_core.sim.scenario import resolve_scenario_path
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -94,9 +96,12 @@ def test_seeds_are_simulated_once_scored_each_and_pooled(tmp_path, monkeypatch, 
 
     def fake_sim(cmd, check):
         out = Path(cmd[cmd.index('--out') + 1])
-        out.mkdir(parents=True)
+        out.mkdir(parents=True, exist_ok=True)
         (out / 'metadata.yaml').write_text('rosbag2_bagfile_information: {}\n')
-        sims.append(cmd[cmd.index('--seed') + 1])
+        seed = cmd[cmd.index('--seed') + 1]
+        write_provenance(out, 'flash_20_shoppers', str(resolve_scenario_path('flash_20_shoppers')), int(seed),
+                         90.0, False, True)      # what walkout sim writes next to the bag
+        sims.append(seed)
 
     def fake_eval(bag, **kw):
         seed = int(str(bag).rsplit('seed', 1)[1])
@@ -110,6 +115,53 @@ def test_seeds_are_simulated_once_scored_each_and_pooled(tmp_path, monkeypatch, 
     assert evaluate.run_seeds('flash_20_shoppers', [5], tmp_path, {}, jobs=1)['shoppers'] == 10
     assert sims == ['3', '5']                                  # the bag of seed 5 is reused
     assert '"seed": "3"' in capsys.readouterr().out
+    # a bag the simulator would no longer make the same is made again
+    prov = tmp_path / 'generated' / 'flash_20_shoppers_seed5' / PROVENANCE_FILE
+    prov.write_text(prov.read_text().replace('"simulator": "', '"simulator": "0'))
+    evaluate.run_seeds('flash_20_shoppers', [5], tmp_path, {}, jobs=1)
+    assert sims == ['3', '5', '5']
+    prov.unlink()                                              # no provenance: made by an older simulator
+    evaluate.run_seeds('flash_20_shoppers', [5], tmp_path, {}, jobs=1)
+    assert sims == ['3', '5', '5', '5']
+
+
+def test_seed_spread_is_over_seeds_not_shoppers():
+    from walkout_bringup.evaluate import seed_spread
+    per = {str(k): {'basket_exact_accuracy': v} for k, v in enumerate([0.8, 0.9, 1.0])}
+    out = seed_spread(per)
+    assert out['basket_exact_accuracy_seed_sd'] == pytest.approx(0.1)
+    lo, hi = out['basket_exact_accuracy_seed_ci95']
+    half = 4.302652729749464 * 0.1 / 3 ** 0.5                  # Student t, 2 degrees of freedom, 97.5 %
+    assert lo == pytest.approx(max(0.0, 0.9 - half)) and hi == pytest.approx(1.0)
+    assert seed_spread({'1': {'basket_exact_accuracy': 0.9}})['basket_exact_accuracy_seed_ci95'] is None
+    assert seed_spread({'1': {'basket_exact_accuracy': None}, '2': {'basket_exact_accuracy': 0.5}}
+                       )['basket_exact_accuracy_seed_sd'] is None
+
+
+def test_seed_lists_and_ranges():
+    from walkout_bringup.evaluate import parse_seeds
+    assert parse_seeds('101-104,7') == [101, 102, 103, 104, 7]
+    assert parse_seeds(' 3, 5 ,') == [3, 5]
+    for bad in ('5-3', 'a', '1-x'):
+        with pytest.raises(ValueError):
+            parse_seeds(bad)
+
+
+def test_suite_bag_out_of_date_is_scored_with_a_warning_or_made_again(tmp_path, monkeypatch):
+    from walkout_bringup import evaluate
+    mine = tmp_path / 'handover'
+    mine.mkdir()
+    (mine / 'metadata.yaml').write_text('rosbag2_bagfile_information: {}\n')
+    logs = []
+    assert evaluate.bag_for('handover', tmp_path, logs.append) == mine    # a bag of the user's: kept
+    assert len(logs) == 1 and PROVENANCE_FILE in logs[0]
+    cached = tmp_path / 'generated' / 'crossing_arms'
+    cached.mkdir(parents=True)
+    (cached / 'metadata.yaml').write_text('rosbag2_bagfile_information: {}\n')
+    sims = []
+    monkeypatch.setattr(evaluate.subprocess, 'run', lambda cmd, check: sims.append(cmd))
+    assert evaluate.bag_for('crossing_arms', tmp_path, logs.append) == cached
+    assert len(sims) == 1 and 'crossing_arms' in sims[0]                 # the cache: made again
 
 
 def test_seeds_need_a_scenario():

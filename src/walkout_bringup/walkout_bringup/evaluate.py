@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 __all__ = ['STAGE_KEYS', 'KEYS', 'pool_suite', 'guess_layout', 'read_truth', 'ReplayResult', 'replay', 'score',
-           'evaluate_bag', 'run_suite', 'run_seeds', 'main']
+           'evaluate_bag', 'run_suite', 'run_seeds', 'seed_spread', 'seeds_summary', 'parse_seeds', 'main']
 
 _LOG = logging.getLogger('walkout.eval')
 
@@ -629,11 +629,31 @@ def scenarios(include_stress: bool = False) -> list[tuple[str, Path]]:
     return out
 
 
+def _stale(bag: Path, name: str, seed: int | None = None) -> str | None:
+    """Why a bag is not what the simulator makes now for scenario ``name`` (None: it is)."""
+    from walkout_core.sim.provenance import stale_reason
+    from walkout_core.sim.scenario import resolve_scenario_path
+    return stale_reason(bag, resolve_scenario_path(name), seed)
+
+
 def bag_for(name: str, bags_dir: Path, log: Callable[[str], None]) -> Path:
-    """An existing bag of the scenario (``bags/<name>``, ``bags/generated/<name>``) or a new one."""
+    """An existing bag of the scenario (``bags/<name>``, ``bags/generated/<name>``) or a new one.
+
+    ``generated/`` is a cache: a bag there that the simulator would no longer write the same (see
+    :mod:`walkout_core.sim.provenance`) is made again. A bag in ``bags_dir`` itself is scored as it is,
+    with a warning when it is out of date."""
     for cand in (bags_dir / name, bags_dir / 'generated' / name):
-        if (cand / 'metadata.yaml').is_file():
+        if not (cand / 'metadata.yaml').is_file():
+            continue
+        reason = _stale(cand, name)
+        if reason is None:
             return cand
+        if cand.parent.name != 'generated':
+            log(f'eval: {cand}: {reason}; scored as it is (make it again: walkout sim --scenario {name} '
+                f'--out {cand})')
+            return cand
+        log(f'eval: {cand}: {reason}: making it again')
+        break
     out = bags_dir / 'generated' / name
     out.parent.mkdir(parents=True, exist_ok=True)
     log(f'eval: generating the bag of scenario {name} into {out}')
@@ -682,14 +702,16 @@ def run_suite(include_stress: bool, bags_dir: Path, kw: dict[str, Any], jobs: in
 
 
 def run_seeds(name: str, seeds: list[int], bags_dir: Path, kw: dict[str, Any], jobs: int = 1) -> dict[str, Any]:
-    """One scenario simulated with each of ``seeds`` (bags cached as ``bags/generated/<name>_seed<S>``),
-    each replayed and scored, and their pooled figures: one crowded run of 20 shoppers is a noisy figure."""
+    """One scenario simulated with each of ``seeds`` (bags cached as ``bags/generated/<name>_seed<S>``, made
+    again when out of date), each replayed and scored, and their pooled figures: one crowded run of 20
+    shoppers is a noisy figure."""
     log = _LOG.warning
     bags: dict[str, Path | None] = {}
     for seed in seeds:
         out = bags_dir / 'generated' / f'{name}_seed{seed}'
-        if not (out / 'metadata.yaml').is_file():
-            log(f'eval: generating scenario {name} with seed {seed} into {out}')
+        reason = _stale(out, name, seed) if (out / 'metadata.yaml').is_file() else 'no bag yet'
+        if reason is not None:
+            log(f'eval: generating scenario {name} with seed {seed} into {out} ({reason})')
             out.parent.mkdir(parents=True, exist_ok=True)
             try:
                 subprocess.run([sys.executable, '-m', 'walkout_bringup.cli', 'sim', '--scenario', name, '--seed',
@@ -701,9 +723,58 @@ def run_seeds(name: str, seeds: list[int], bags_dir: Path, kw: dict[str, Any], j
         bags[str(seed)] = out
     per = _evaluate_many(bags, kw, jobs, 'seed')
     overall = pool_suite(per)
+    overall.update(seed_spread(per))
     overall['scenario'] = name
     overall['seeds'] = per
     return overall
+
+
+def seed_spread(per: dict[str, dict[str, Any]], key: str = 'basket_exact_accuracy') -> dict[str, Any]:
+    """How much ``key`` varies from seed to seed: ``<key>_seed_sd`` and a 95 % interval of its mean over
+    seeds, ``<key>_seed_ci95`` = [low, high] (Student t over the seeds; None below two seeds).
+
+    The seeds, not the shoppers, are the independent samples: one missed handover costs two shoppers
+    of one run, and a jam at the door costs several, so an interval over shoppers would be too narrow."""
+    from scipy import stats
+    vals = [float(p[key]) for p in per.values() if isinstance(p.get(key), (int, float)) and math.isfinite(p[key])]
+    if len(vals) < 2:
+        return {f'{key}_seed_sd': None, f'{key}_seed_ci95': None}
+    n = len(vals)
+    mean = sum(vals) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
+    half = float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+    return {f'{key}_seed_sd': sd, f'{key}_seed_ci95': [max(0.0, mean - half), min(1.0, mean + half)]}
+
+
+def seeds_summary(overall: dict[str, Any]) -> str:
+    """Two lines for people: the pooled basket figures of a --seeds run and the spread over seeds."""
+    per = overall.get('seeds') or {}
+    exact = sum(int(p.get('shoppers_exact') or 0) for p in per.values())
+    ci = overall.get('basket_exact_accuracy_seed_ci95')
+    lines = [f"== {overall.get('scenario')} over {len(per)} seeds: {exact}/{overall.get('shoppers')} baskets exact "
+             f"({_fmt(overall.get('basket_exact_accuracy'))}), item P/R {_fmt(overall.get('item_precision'))}/"
+             f"{_fmt(overall.get('item_recall'))}, review {_fmt(overall.get('review_rate'))}"]
+    if ci is not None:
+        lines.append(f"   exact per seed: sd {_fmt(overall.get('basket_exact_accuracy_seed_sd'))}, "
+                     f"95 % interval of the mean {_fmt(ci[0])}..{_fmt(ci[1])}")
+    return '\n'.join(lines)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"101,105"`` or ``"101-114"`` (inclusive) or a mix -> the seeds in that order."""
+    seeds: list[int] = []
+    for part in (x.strip() for x in text.split(',')):
+        if not part:
+            continue
+        lo, sep, hi = part.partition('-')
+        if sep and lo:
+            a, b = int(lo), int(hi)
+            if b < a:
+                raise ValueError(f'range {part!r} runs backwards')
+            seeds += range(a, b + 1)
+        else:
+            seeds.append(int(part))
+    return seeds
 
 
 def _evaluate_many(bags: dict[str, Path | None], kw: dict[str, Any], jobs: int, label: str
@@ -764,7 +835,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--suite', action='store_true', help='every scenario of params/scenarios/')
     ap.add_argument('--include-stress', action='store_true', help='with --suite: also the stress scenarios')
     ap.add_argument('--scenario', help='with --seeds: the scenario to simulate')
-    ap.add_argument('--seeds', help='comma-separated seeds: simulate --scenario with each, score each and pool them')
+    ap.add_argument('--seeds', help='seeds, comma-separated or ranges (101-114): simulate --scenario with each, '
+                                    'score each and pool them')
     ap.add_argument('--bags-dir', default=None, help='where suite bags live (default <repo>/bags)')
     ap.add_argument('--jobs', '-j', type=int, default=1, help='with --suite or --seeds: bags replayed at once')
     ap.add_argument('--rate', type=float, default=0.0, help='replay speed (0 = as fast as the graph keeps up)')
@@ -789,11 +861,12 @@ def main(argv: list[str] | None = None) -> int:
         if not (ns.seeds and ns.scenario):
             ap.error('--seeds and --scenario go together')
         try:
-            seeds = [int(x) for x in ns.seeds.split(',') if x.strip()]
-        except ValueError:
-            ap.error(f'--seeds: comma-separated integers, not {ns.seeds!r}')
+            seeds = parse_seeds(ns.seeds)
+        except ValueError as exc:
+            ap.error(f'--seeds: comma-separated integers or ranges (101-114), not {ns.seeds!r}: {exc}')
         overall = run_seeds(ns.scenario, seeds, Path(ns.bags_dir) if ns.bags_dir else _repo_root() / 'bags', kw,
                             jobs=ns.jobs)
+        print(seeds_summary(overall))
         print(json.dumps(overall))
         return 0
     if not ns.bag:

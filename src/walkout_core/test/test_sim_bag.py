@@ -117,3 +117,26 @@ def test_raw_images_option(tmp_path):
         img = ts.deserialize_cdr(raw, conn.msgtype)
         assert img.encoding == 'rgb8' and img.step == img.width * 3
         assert len(img.data) == img.height * img.step
+
+
+def test_bag_says_which_simulator_made_it(tmp_path):
+    """walkout_sim.json next to the bag: the bag is current for its scenario and seed, and stops being
+    current when the seed, the scenario file or the simulator differ."""
+    import json
+
+    from walkout_core.sim.provenance import PROVENANCE_FILE, read_provenance, stale_reason
+    from walkout_core.sim.scenario import resolve_scenario_path
+    out = tmp_path / 'one'
+    path = resolve_scenario_path('single_shopper')
+    simulate(load_scenario('single_shopper'), out, seed=7, duration_s=1.0, cameras=False)
+    prov = read_provenance(out)
+    assert prov['scenario'] == 'single_shopper' and prov['seed'] == 7 and prov['duration_s'] == 1.0
+    assert stale_reason(out, path, 7) is None
+    assert 'seed' in stale_reason(out, path, 8)
+    edited = tmp_path / 'single_shopper.yaml'
+    edited.write_text(path.read_text() + '\n# edited\n')
+    assert 'scenario file' in stale_reason(out, edited, 7)
+    (out / PROVENANCE_FILE).write_text(json.dumps(dict(prov, simulator='0' * 64)))
+    assert 'another version' in stale_reason(out, path, 7)
+    (out / PROVENANCE_FILE).unlink()
+    assert PROVENANCE_FILE in stale_reason(out, path, 7)

@@ -13,6 +13,7 @@ import numpy as np
 
 from walkout_core.sim.bagwriter import TOPIC_TYPES, BagWriter, header as _hdr
 from walkout_core.sim.loadcells import LoadCellModel
+from walkout_core.sim.provenance import write_provenance
 from walkout_core.sim.render import CameraRenderer
 from walkout_core.sim.scenario import Scenario, expand_persons
 from walkout_core.sim.truth import baskets_msg, event_msg, persons_msg
@@ -48,7 +49,8 @@ def simulate(scn: Scenario, out: str | os.PathLike[str], *, seed: int | None = N
     """Run ``scn`` and write one rosbag2 MCAP bag directory at ``out``.
 
     ``seed`` overrides the scenario seed; ``duration_s`` shortens (or lengthens) the run;
-    ``cameras=False`` skips rendering (load cells and truth only).
+    ``cameras=False`` skips rendering (load cells and truth only). Next to the bag's metadata goes
+    ``walkout_sim.json`` (:mod:`walkout_core.sim.provenance`): which simulator, scenario and seed made it.
     """
     if seed is not None:
         scn = scn.with_seed(seed)
@@ -123,6 +125,7 @@ def simulate(scn: Scenario, out: str | os.PathLike[str], *, seed: int | None = N
         end_t = (n_ticks - 1) * dt
         bag.write('/truth/baskets', 'walkout_msgs/msg/TruthBasketArray', baskets_msg(T, world, end_t), end_t)
         counts = dict(bag.counts)
+    write_provenance(out, scn.name, scn.source, scn.seed, duration, raw_images, cameras)
     res = SimResult(out, scn.name, scn.seed, duration, len(world.people), n_events, counts, dropped)
     log.info('wrote %s: %d persons entered, %d truth events, %d frames dropped', out, res.persons, res.events,
              dropped)

@@ -155,6 +155,26 @@ def test_no_left_alert_when_paid_or_empty(layout, case):
     assert 1 in v.left_alerted
 
 
+def test_items_taken_after_paying_raise_the_left_alert_for_them(layout):
+    # 1 paid for one p1 (receipt), then took a second p1 and a p2 and walked out: staff are alerted for
+    # those two, once; 2 paid for all it holds: no alert; staff 3 is never alerted
+    v = CheckoutVisits(cfg(left_check_delay_s=3.0), layout)
+    more = (ItemLine('p1', 'thing', 2, 10.0, 20.0, False), ItemLine('p2', 'other', 1, 3.0, 3.0, False))
+    b = {1: replace(basket(1), items=more, total=23.0, state=BasketState.PAID),
+         2: basket(2, state=BasketState.PAID), 3: replace(basket(3), items=more, state=BasketState.PAID)}
+    receipts = {1: {'p1': 1}, 2: {'p1': 1}, 3: {'p1': 1}}
+    v.update(0.0, [exited(1), exited(2), exited(3, staff=True)], b, lambda aid: True, receipts.get)
+    acts = of(v.update(3.0, [], b, lambda aid: True, receipts.get), LeftWithoutPaying)
+    assert len(acts) == 1
+    al = acts[0].alert
+    assert al.avatar_ids == [1] and al.product_ids == ['p1', 'p2'] and 'after paying' in al.message
+    assert '1 x p1' in al.message and '1 x p2' in al.message
+    assert of(v.update(9.0, [exited(1)], b, lambda aid: True, receipts.get), LeftWithoutPaying) == []
+    # without the receipt lookup (older callers) a paid avatar is never alerted, as before
+    w = CheckoutVisits(cfg(left_check_delay_s=3.0), layout)
+    assert w.update(0.0, [exited(1)], b, lambda aid: True) + w.update(3.0, [], b, lambda aid: True) == []
+
+
 def test_exited_forgotten_after_check(layout):
     v = CheckoutVisits(cfg(left_check_delay_s=3.0), layout)
     b = {1: basket(1), 2: basket(2)}

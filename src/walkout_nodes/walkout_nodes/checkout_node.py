@@ -85,7 +85,7 @@ class CheckoutNode(Node):
     def _on_avatars(self, msg: AvatarArray) -> None:
         t = stamp_to_sec(msg.header.stamp)
         actions = self.visits.update(t, [self._avatar_from_msg(a) for a in msg.avatars], self.baskets,
-                                     self._has_receipt)
+                                     self._has_receipt, self._paid_items)
         for act in actions:
             if isinstance(act, StampOutOfOrder):
                 self.diag.problem('avatars_out_of_order',
@@ -113,6 +113,16 @@ class CheckoutNode(Node):
             self.paid.add(avatar_id)
             return True
         return False
+
+    def _paid_items(self, avatar_id: int) -> dict[str, int] | None:
+        """Product -> units on the avatar's receipt (None: no receipt)."""
+        r = self.receipts.by_avatar(avatar_id)
+        if r is None:
+            return None
+        out: dict[str, int] = {}
+        for line in r.items:
+            out[line.product_id] = out.get(line.product_id, 0) + int(line.quantity)
+        return out
 
     def _request_age_approval(self, avatar_id: int) -> bool:
         if not self._age_client.service_is_ready():

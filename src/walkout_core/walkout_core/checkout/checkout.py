@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from walkout_core.basket.model import BasketState
 from walkout_core.basket.store import BasketView
@@ -9,7 +10,7 @@ from walkout_core.basket.store import BasketView
 from .receipts import ReceiptRecord, ReceiptStore, qr_payload
 from .terminal import PaymentTerminal
 
-__all__ = ['PaymentStatus', 'PaymentOutcome', 'Checkout', 'should_alert_left_without_paying']
+__all__ = ['PaymentStatus', 'PaymentOutcome', 'Checkout', 'should_alert_left_without_paying', 'unpaid_after_receipt']
 
 
 class PaymentStatus:
@@ -75,3 +76,14 @@ def should_alert_left_without_paying(basket: BasketView | None, is_staff: bool, 
     """An avatar that exits with an unpaid non-empty basket (staff never)."""
     return (basket is not None and not is_staff and not has_receipt and not basket.is_empty
             and basket.state == BasketState.OPEN)
+
+
+def unpaid_after_receipt(basket: BasketView | None, paid: Mapping[str, int] | None) -> dict[str, int]:
+    """Product -> units in the basket beyond what its receipt charged (taken after paying); {} if none,
+    or if there is no basket or no receipt."""
+    if basket is None or paid is None:
+        return {}
+    have: dict[str, int] = {}
+    for line in basket.items:
+        have[line.product_id] = have.get(line.product_id, 0) + int(line.quantity)
+    return {pid: n - int(paid.get(pid, 0)) for pid, n in sorted(have.items()) if n > int(paid.get(pid, 0))}

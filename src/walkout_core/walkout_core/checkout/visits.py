@@ -14,7 +14,7 @@ from walkout_core.basket.model import AlertInfo, AlertKind, left_alert_id
 from walkout_core.basket.store import BasketView
 from walkout_core.layout import Layout
 
-from .checkout import should_alert_left_without_paying
+from .checkout import should_alert_left_without_paying, unpaid_after_receipt
 from .config import CheckoutConfig
 from .terminal import to_cents
 
@@ -107,8 +107,12 @@ class CheckoutVisits:
 
     # ------------------------------------------------------------------ update
     def update(self, t: float, avatars: Sequence[CheckoutAvatar], baskets: Mapping[int, BasketView],
-               has_receipt: Callable[[int], bool]) -> list[VisitAction]:
-        """Apply one avatar update stamped ``t`` [s]; returns the actions to perform, in order."""
+               has_receipt: Callable[[int], bool],
+               paid_items: Callable[[int], Mapping[str, int] | None] | None = None) -> list[VisitAction]:
+        """Apply one avatar update stamped ``t`` [s]; returns the actions to perform, in order.
+
+        ``paid_items`` (product -> units on the avatar's receipt, None without one) lets the exit check see
+        items taken after paying."""
         if t < self.t:
             return [StampOutOfOrder(t, self.t)]
         self.t = t
@@ -127,7 +131,7 @@ class CheckoutVisits:
             if a.state == STATE_EXITED and v.exited_t is None:
                 v.exited_t = t
         actions += self._simulate(t, baskets, has_receipt)
-        actions += self._check_left(t, baskets, has_receipt)
+        actions += self._check_left(t, baskets, has_receipt, paid_items)
         for aid in [k for k in self.left_alerted if k in self.visits]:
             del self.visits[aid]               # exited and checked: the tracker never reuses an id
         return actions
@@ -167,20 +171,32 @@ class CheckoutVisits:
         return actions
 
     # ------------------------------------------------------------------ left without paying
-    def _check_left(self, t: float, baskets: Mapping[int, BasketView],
-                    has_receipt: Callable[[int], bool]) -> list[VisitAction]:
+    def _check_left(self, t: float, baskets: Mapping[int, BasketView], has_receipt: Callable[[int], bool],
+                    paid_items: Callable[[int], Mapping[str, int] | None] | None) -> list[VisitAction]:
+        """Exited ``left_check_delay_s`` ago: alert once if the avatar left with an unpaid basket, or with
+        items taken after paying (beyond its receipt; staff never)."""
         actions: list[VisitAction] = []
         for aid, v in self.visits.items():
             if v.exited_t is None or aid in self.left_alerted or t - v.exited_t < self.cfg.left_check_delay_s:
                 continue
             self.left_alerted.add(aid)
             b = baskets.get(aid)
-            if should_alert_left_without_paying(b, v.is_staff, has_receipt(aid)):
+            paid = has_receipt(aid)
+            if should_alert_left_without_paying(b, v.is_staff, paid):
                 assert b is not None
-                actions.append(LeftWithoutPaying(AlertInfo(
-                    alert_id=left_alert_id(aid), kind=AlertKind.LEFT_WITHOUT_PAYING,
-                    message=f'avatar {aid} left with an unpaid basket of {b.total:.2f} {b.currency}',
-                    location=(v.position[0], v.position[1], 0.0),
-                    product_ids=[i.product_id for i in b.items], avatar_ids=[aid], avatar_scores=[1.0],
-                    stamp=v.exited_t, evidence_start=v.exited_t, evidence_end=t)))
+                actions.append(self._left_alert(aid, v, t, f'avatar {aid} left with an unpaid basket of '
+                                                f'{b.total:.2f} {b.currency}', [i.product_id for i in b.items]))
+            elif paid and not v.is_staff and paid_items is not None and \
+                    (extra := unpaid_after_receipt(b, paid_items(aid))):
+                lines = ', '.join(f'{n} x {pid}' for pid, n in extra.items())
+                actions.append(self._left_alert(aid, v, t, f'avatar {aid} left with items taken after paying '
+                                                f'(beyond its receipt): {lines}', list(extra)))
         return actions
+
+    @staticmethod
+    def _left_alert(aid: int, v: Visit, t: float, message: str, product_ids: list[str]) -> LeftWithoutPaying:
+        assert v.exited_t is not None
+        return LeftWithoutPaying(AlertInfo(
+            alert_id=left_alert_id(aid), kind=AlertKind.LEFT_WITHOUT_PAYING, message=message,
+            location=(v.position[0], v.position[1], 0.0), product_ids=product_ids, avatar_ids=[aid],
+            avatar_scores=[1.0], stamp=v.exited_t, evidence_start=v.exited_t, evidence_end=t))

@@ -15,6 +15,7 @@ from walkout_core.basket.store import BasketView
 from walkout_core.checkout import (AgeApprovalRequest, Checkout, CheckoutAvatar, CheckoutVisits, LeftWithoutPaying,
                                    PaymentOutcome, PaymentStatus, PayRequest, ReceiptStore, SimulatedTerminal,
                                    StampOutOfOrder, UnknownZone)
+from walkout_core.checkout.checkout import unit_counts
 from walkout_core.checkout.config import CheckoutConfig
 from walkout_core.layout import load_layout
 from walkout_msgs.msg import Avatar, AvatarArray, BasketArray, Receipt, StoreAlert, TabletCart
@@ -117,12 +118,7 @@ class CheckoutNode(Node):
     def _paid_items(self, avatar_id: int) -> dict[str, int] | None:
         """Product -> units on the avatar's receipt (None: no receipt)."""
         r = self.receipts.by_avatar(avatar_id)
-        if r is None:
-            return None
-        out: dict[str, int] = {}
-        for line in r.items:
-            out[line.product_id] = out.get(line.product_id, 0) + int(line.quantity)
-        return out
+        return None if r is None else unit_counts(r.items)
 
     def _request_age_approval(self, avatar_id: int) -> bool:
         if not self._age_client.service_is_ready():

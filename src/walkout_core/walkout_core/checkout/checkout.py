@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from walkout_core.basket.model import BasketState
-from walkout_core.basket.store import BasketView
+from walkout_core.basket.store import BasketView, ItemLine
 
 from .receipts import ReceiptRecord, ReceiptStore, qr_payload
 from .terminal import PaymentTerminal
 
-__all__ = ['PaymentStatus', 'PaymentOutcome', 'Checkout', 'should_alert_left_without_paying', 'unpaid_after_receipt']
+__all__ = ['PaymentStatus', 'PaymentOutcome', 'Checkout', 'should_alert_left_without_paying', 'unpaid_after_receipt',
+           'unit_counts']
 
 
 class PaymentStatus:
@@ -78,12 +79,18 @@ def should_alert_left_without_paying(basket: BasketView | None, is_staff: bool, 
             and basket.state == BasketState.OPEN)
 
 
+def unit_counts(lines: Iterable[ItemLine]) -> dict[str, int]:
+    """Product -> units over item lines (of a basket or a receipt)."""
+    out: dict[str, int] = {}
+    for line in lines:
+        out[line.product_id] = out.get(line.product_id, 0) + int(line.quantity)
+    return out
+
+
 def unpaid_after_receipt(basket: BasketView | None, paid: Mapping[str, int] | None) -> dict[str, int]:
     """Product -> units in the basket beyond what its receipt charged (taken after paying); {} if none,
     or if there is no basket or no receipt."""
     if basket is None or paid is None:
         return {}
-    have: dict[str, int] = {}
-    for line in basket.items:
-        have[line.product_id] = have.get(line.product_id, 0) + int(line.quantity)
+    have = unit_counts(basket.items)
     return {pid: n - int(paid.get(pid, 0)) for pid, n in sorted(have.items()) if n > int(paid.get(pid, 0))}

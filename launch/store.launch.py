@@ -35,7 +35,8 @@ def _share_file(*parts: str) -> str:
 
 
 def _nodes(context, *args, **kwargs):
-    from walkout_bringup.graph import load_node_params, node_list
+    from walkout_bringup.graph import load_node_params, node_list, replay_overrides
+    from walkout_core.bagio import bag_topics
     layout = LaunchConfiguration('layout').perform(context)
     source = LaunchConfiguration('source').perform(context)
     bag = LaunchConfiguration('bag').perform(context)
@@ -45,7 +46,9 @@ def _nodes(context, *args, **kwargs):
     if source == 'bag' and not bag:
         raise RuntimeError('source:=bag needs bag:=<rosbag2 directory>')
     actions = []
-    for spec in node_list(layout, source=source):
+    # a bag without the terminals' card stream: the checkout presents the card after a dwell in the zone
+    overrides = replay_overrides(bag_topics(bag)) if source == 'bag' else None
+    for spec in node_list(layout, source=source, overrides=overrides):
         if host not in ('', 'all') and spec.host != host:
             continue
         actions.append(Node(package=spec.package, executable=spec.executable, name=spec.name,

@@ -1,6 +1,8 @@
 """graph.node_list: the node list of both layouts, parameters from params/, per-instance overrides."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from walkout_bringup.graph import CORE_EXECUTABLES, NodeSpec, load_node_params, node_list
@@ -93,3 +95,15 @@ def test_run_command_lists_the_same_node_list(capsys):
     assert len(lines) == len(node_list('flash', source='bag'))
     assert sum('detection_node' in ln for ln in lines) == 60
     assert main(['--layout', 'no_such_layout', '--list']) == 2
+
+
+def test_replay_of_a_bag_without_card_stream_pays_by_dwell(tmp_path):
+    from walkout_bringup.graph import CARD_TOPIC, replay_overrides
+    from walkout_core.bagio import bag_topics
+    assert replay_overrides(['/shelves/load_cells', CARD_TOPIC]) == {}
+    old = replay_overrides(bag_topics(Path(__file__).resolve().parents[3] / 'bags' / 'demo_small'))
+    assert old == {'checkout_node': {'payment_trigger': 'dwell'}}      # recorded before the card stream
+    spec = next(s for s in node_list('small', source='bag', overrides=old) if s.executable == 'checkout_node')
+    assert spec.parameters['payment_trigger'] == 'dwell'
+    spec = next(s for s in node_list('small', source='bag') if s.executable == 'checkout_node')
+    assert spec.parameters['payment_trigger'] == 'card'

@@ -41,8 +41,11 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
               'misplaced_recall', 'event_delay_p95_s'),
     'tracking': ('mota', 'idf1', 'id_switches_per_100_min', 'reach_error_p95_m'),
     'baskets': ('basket_exact_accuracy', 'item_precision', 'item_recall', 'review_rate', 'review_top1_accuracy',
-                'receipt_latency_p50_s', 'receipt_latency_p95_s'),
+                'receipt_latency_p50_s', 'receipt_latency_p95_s', 'receipt_exact_accuracy',
+                'paying_shoppers_without_receipt', 'receipts_before_checkout'),
 }
+#: Figures that are counts: a suite adds them up (the others are rates, pooled or averaged).
+COUNT_KEYS = ('paying_shoppers_without_receipt', 'receipts_before_checkout')
 KEYS: tuple[str, ...] = tuple(k for ks in STAGE_KEYS.values() for k in ks) + ('realtime_factor',)
 #: Nodes each stage's figures depend on (by executable).
 STAGE_NODES: dict[str, tuple[str, ...]] = {
@@ -363,8 +366,9 @@ def replay(bag: str | Path, layout: str | None = None, *, rate: float = 0.0, max
     """
     import rclpy
     from rclpy.signals import SignalHandlerOptions
-    from walkout_bringup.graph import node_list
+    from walkout_bringup.graph import node_list, replay_overrides
     from walkout_bringup.runner import InProcessGraph, ProcessGraph, ros_parameters
+    from walkout_core.bagio import bag_topics
     from walkout_nodes.bag_player import BagPlayer, BagSource
     log = log or _LOG.warning
     bag = str(Path(bag).resolve())
@@ -373,7 +377,8 @@ def replay(bag: str | Path, layout: str | None = None, *, rate: float = 0.0, max
     tmp = Path(tempfile.mkdtemp(prefix='walkout_eval_'))
     if specs is None:
         specs = node_list(layout, source='bag', reliable_sensors=True,
-                          cameras_per_detection_node=cameras_per_detection_node)
+                          cameras_per_detection_node=cameras_per_detection_node,
+                          overrides=replay_overrides(bag_topics(bag)))
     specs = _fresh_state(list(specs) + list(extra_nodes), tmp)
     lockstep = not processes and rate <= 0
     own_init = not rclpy.ok()
@@ -819,12 +824,14 @@ def pool_suite(per: dict[str, dict[str, Any]]) -> dict[str, Any]:
               'item_precision': ('items_matched', 'items_predicted'),
               'item_recall': ('items_matched', 'items_true'),
               'review_rate': ('events_reviewed', 'events_decided'),
-              'review_top1_accuracy': ('reviews_top1_right', 'reviews_scored')}
+              'review_top1_accuracy': ('reviews_top1_right', 'reviews_scored'),
+              'receipt_exact_accuracy': ('receipts_exact', 'paying_shoppers')}
     for key, (num, den) in pooled.items():
         total = sum(int(p.get(den) or 0) for p in per.values())
         overall[f'{key}_mean_of_scenarios'] = overall.get(key)
         overall[key] = sum(int(p.get(num) or 0) for p in per.values()) / total if total else None
-    overall['shoppers'] = sum(int(p.get('shoppers') or 0) for p in per.values())
+    for key in ('shoppers',) + COUNT_KEYS:
+        overall[key] = sum(int(p.get(key) or 0) for p in per.values())
     return overall
 
 

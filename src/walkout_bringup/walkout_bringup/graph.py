@@ -15,11 +15,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import yaml
 
-__all__ = ['NodeSpec', 'node_list', 'load_node_params', 'CORE_HOST', 'SOURCES', 'CORE_EXECUTABLES']
+__all__ = ['NodeSpec', 'node_list', 'load_node_params', 'replay_overrides', 'CORE_HOST', 'SOURCES',
+           'CORE_EXECUTABLES', 'CARD_TOPIC']
 
 #: Host name of the machine that runs the store-wide nodes.
 CORE_HOST = 'core'
@@ -27,6 +28,8 @@ SOURCES = ('bag', 'live')
 #: Store-wide nodes, one instance each, in data-flow order.
 CORE_EXECUTABLES = ('shelf_event_node', 'tracker_node', 'association_node', 'basket_node', 'checkout_node')
 PACKAGE = 'walkout_nodes'
+#: The checkout terminals' card readers (the simulator writes them into its bags).
+CARD_TOPIC = '/checkout/card_presented'
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,14 @@ def load_node_params(executable: str, params_dir: str | os.PathLike[str] | None 
         if isinstance(section, dict) and isinstance(section.get('ros__parameters'), dict):
             return dict(section['ros__parameters'])
     raise ValueError(f'{path}: no "{executable}: ros__parameters:" section (keys: {sorted(data)})')
+
+
+def replay_overrides(topics: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Parameters a bag with these ``topics`` needs: without the terminals' card stream (a bag recorded
+    before it existed, or without a terminal) the checkout presents the card after a dwell in the zone."""
+    if CARD_TOPIC in set(topics):
+        return {}
+    return {'checkout_node': {'payment_trigger': 'dwell'}}
 
 
 def _layout_obj(layout: Any) -> Any:

@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
-from walkout_bringup.graph import NodeSpec, node_list
+from walkout_bringup.graph import NodeSpec, node_list, replay_overrides
 
 _LOG = logging.getLogger('walkout.run')
 
@@ -348,8 +348,19 @@ def main(argv: list[str] | None = None) -> int:
     ns = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s', stream=sys.stderr)
     source = 'bag' if ns.bag else 'live'
+    overrides = None
+    if ns.bag and not ns.list:
+        from walkout_core.bagio import bag_topics
+        from walkout_nodes.bag_player import BagError, BagSource
+        try:
+            BagSource(ns.bag).close()
+        except BagError as exc:
+            print(f'walkout run: {exc}', file=sys.stderr)
+            return 2
+        overrides = replay_overrides(bag_topics(ns.bag))
     try:
-        specs = node_list(ns.layout, source=source, cameras_per_detection_node=ns.cameras_per_detection_node)
+        specs = node_list(ns.layout, source=source, cameras_per_detection_node=ns.cameras_per_detection_node,
+                          overrides=overrides)
     except (ValueError, FileNotFoundError) as exc:
         print(f'walkout run: {exc}', file=sys.stderr)
         return 2
@@ -357,13 +368,6 @@ def main(argv: list[str] | None = None) -> int:
         for s in specs:
             print(f'{s.host:<8} {s.package}/{s.executable:<20} {s.name}')
         return 0
-    if ns.bag:
-        from walkout_nodes.bag_player import BagError, BagSource
-        try:
-            BagSource(ns.bag).close()
-        except BagError as exc:
-            print(f'walkout run: {exc}', file=sys.stderr)
-            return 2
     stop = threading.Event()
 
     def _on_signal(*_: Any) -> None:

@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     ns = ap.parse_args(list(sys.argv[1:] if argv is None else argv))
     import rclpy
     from rclpy.signals import SignalHandlerOptions
-    from walkout_bringup.graph import node_list
+    from walkout_bringup.graph import node_list, replay_overrides
+    from walkout_core.bagio import bag_topics
     from walkout_bringup.runner import InProcessGraph, make_event_marker_node, player_parameters, ros_parameters
     from walkout_core.layout import load_layout, params_dir
     layout = load_layout('small')
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if bag is None and not ns.synthetic:
         cand = params_dir().parent / 'bags' / 'demo_small'
         bag = str(cand) if (cand / 'metadata.yaml').is_file() else None
-    specs = node_list(layout, source='bag')
+    specs = node_list(layout, source='bag', overrides=replay_overrides(bag_topics(bag)) if bag else None)
     if bag is None:   # the stimulus stands in for the tracker
         specs = [s for s in specs if s.executable not in ('detection_node', 'tracker_node')]
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)

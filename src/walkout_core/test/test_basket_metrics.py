@@ -58,7 +58,8 @@ def test_scores():
           NS(event_id='h:1:2:900:review', shelf_event_id='', cause=3, needs_review=True)]
     tev = [NS(header=NS(stamp=st(T0 + 7.0)), kind=5, person_id=1), NS(header=NS(stamp=st(T0 + 8.0)), kind=5, person_id=2),
            NS(header=NS(stamp=st(T0 + 2.0)), kind=0, person_id=1)]
-    rec = [NS(header=NS(stamp=st(T0 + 8.0)), avatar_id=11), NS(header=NS(stamp=st(T0 + 11.0)), avatar_id=12)]
+    rec = [NS(header=NS(stamp=st(T0 + 8.0)), avatar_id=11, items=[item('a', 2), item('b', 1)]),
+           NS(header=NS(stamp=st(T0 + 11.0)), avatar_id=12, items=[item('c', 1), item('d', 1)])]
     m = basket_metrics(truth_b, tev, truth_p, avs, baskets, ev, rec)
     assert m['basket_exact_accuracy'] == pytest.approx(0.5)          # person 2 got an extra 'd'
     assert m['item_precision'] == pytest.approx(4 / 5)
@@ -67,14 +68,34 @@ def test_scores():
     assert (m['events_decided'], m['events_reviewed']) == (6, 2)
     assert m['receipt_latency_p50_s'] == pytest.approx(2.0)
     assert m['receipt_latency_p95_s'] == pytest.approx(1.0 + 0.95 * 2.0)
+    assert m['receipt_exact_accuracy'] == pytest.approx(0.5)         # person 2 was charged the extra 'd'
+    assert (m['receipts_exact'], m['paying_shoppers']) == (1, 2)
+    assert (m['paying_shoppers_without_receipt'], m['receipts_before_checkout']) == (0, 0)
+
+
+def test_receipts_before_checkout_and_shoppers_charged_nothing():
+    truth_p, avs = frames()
+    truth_b = [NS(header=NS(stamp=st(T0 + 10)), baskets=[
+        NS(person_id=1, is_staff=False, paid=True, items=[item('a', 2)]),
+        NS(person_id=2, is_staff=False, paid=True, items=[item('c', 1)])])]
+    tev = [NS(header=NS(stamp=st(T0 + 7.0)), kind=5, person_id=1), NS(header=NS(stamp=st(T0 + 8.0)), kind=5, person_id=2)]
+    # person 1 was charged for one 'a' at 3 s (before its checkout at 7 s) and never again; person 2 nothing
+    rec = [NS(header=NS(stamp=st(T0 + 3.0)), avatar_id=11, items=[item('a', 1)])]
+    m = basket_metrics(truth_b, tev, truth_p, avs, [], [], rec)
+    assert m['receipts_before_checkout'] == 1
+    assert m['receipt_latency_p50_s'] is None            # no receipt came after a checkout
+    assert m['paying_shoppers_without_receipt'] == 1
+    assert m['receipt_exact_accuracy'] == 0.0
 
 
 def test_nothing_to_score_gives_none():
     m = basket_metrics([], [], [], [], [], [], [])
     rates = {'basket_exact_accuracy', 'item_precision', 'item_recall', 'review_rate', 'review_top1_accuracy',
-             'receipt_latency_p50_s', 'receipt_latency_p95_s'}
+             'receipt_latency_p50_s', 'receipt_latency_p95_s', 'receipt_exact_accuracy'}
     assert set(m) == rates | {'shoppers', 'shoppers_exact', 'items_matched', 'items_predicted', 'items_true',
-                              'events_decided', 'events_reviewed', 'reviews_top1_right', 'reviews_scored'}
+                              'events_decided', 'events_reviewed', 'reviews_top1_right', 'reviews_scored',
+                              'receipts_exact', 'paying_shoppers', 'paying_shoppers_without_receipt',
+                              'receipts_before_checkout'}
     assert all(m[k] is None for k in rates)
     assert m['shoppers'] == 0 and m['shoppers_exact'] == 0
 

@@ -7,8 +7,8 @@ import pytest
 
 from walkout_core.basket.model import AlertKind, BasketState
 from walkout_core.basket.store import BasketView, ItemLine
-from walkout_core.checkout import (AgeApprovalRequest, CheckoutAvatar, CheckoutVisits, LeftWithoutPaying,
-                                   PayRequest, StampOutOfOrder, UnknownZone)
+from walkout_core.checkout import (AgeApprovalRequest, CardDropped, CheckoutAvatar, CheckoutVisits,
+                                   LeftWithoutPaying, PayRequest, StampOutOfOrder, UnknownZone)
 from walkout_core.checkout.config import CheckoutConfig
 from walkout_core.checkout.visits import STATE_AT_CHECKOUT, STATE_EXITED
 from walkout_core.layout import load_layout
@@ -24,7 +24,7 @@ def layout():
 
 
 def cfg(**kw) -> CheckoutConfig:
-    base = dict(simulated_dwell_to_pay_s=1.0, payment_retry_s=0.2, left_check_delay_s=3.0,
+    base = dict(payment_trigger='dwell', simulated_dwell_to_pay_s=1.0, payment_retry_s=0.2, left_check_delay_s=3.0,
                 simulated_staff_age_check_s=0.0, replay_staff_age_check_s=0.0, reliable_sensors=False)
     base.update(kw)
     return replace(CheckoutConfig(), **base)
@@ -198,3 +198,91 @@ def test_out_of_order_rejected_before_any_change(layout):
     assert (v.visits, v.left_alerted, v.t) == before
     assert v.occupant('checkout_1') is None and 2 not in v.visits
 
+
+
+# ---------------------------------------------------------------------------- cards presented at the terminal
+def card_cfg(**kw) -> CheckoutConfig:
+    return cfg(payment_trigger='card', card_hold_s=5.0, **kw)
+
+
+def run(v, times, avatars, b, has=no_receipt):
+    """Updates at each time; the actions of all of them."""
+    acts = []
+    for t in times:
+        acts += v.update(t, avatars, b, has)
+    return acts
+
+
+def test_card_pays_the_cart_of_the_avatar_in_the_zone_and_nothing_pays_without_one(layout):
+    v = CheckoutVisits(card_cfg(), layout)
+    b = {1: basket(1)}
+    assert of(run(v, [10.0, 11.0, 11.9], [at_zone(1)], b), PayRequest) == []   # standing is not paying
+    assert v.card_presented(12.0, 'checkout_1')
+    assert of(v.update(11.95, [at_zone(1)], b, no_receipt), PayRequest) == []  # the avatar stream is not there yet
+    pays = of(v.update(12.0, [at_zone(1)], b, no_receipt), PayRequest)
+    assert pays == [PayRequest(1, 'checkout_1', '', 'card:checkout_1:12000')]
+    assert of(v.update(12.1, [at_zone(1)], b, no_receipt), PayRequest) == []   # payment_retry_s
+    assert of(v.update(12.2, [at_zone(1)], b, no_receipt), PayRequest) == pays  # the same request: one receipt
+    assert run(v, [12.4, 13.0], [at_zone(1)], b, lambda aid: True) == [] and v.cards == {}
+
+
+def test_card_goes_to_the_avatar_standing_longest_with_pin_above_the_limit(layout):
+    v = CheckoutVisits(card_cfg(simulated_pin='4321'), layout)
+    b = {1: basket(1, total=layout.contactless_limit + 0.01), 2: basket(2)}
+    v.update(10.0, [at_zone(1)], b, no_receipt)
+    v.update(11.5, [at_zone(1), at_zone(2)], b, no_receipt)      # 2 walks into the zone
+    v.card_presented(12.0, 'checkout_1')
+    pays = of(v.update(12.0, [at_zone(1), at_zone(2)], b, no_receipt), PayRequest)
+    assert [(p.avatar_id, p.pin) for p in pays] == [(1, '4321')]
+
+
+def test_card_waits_for_a_blocked_or_empty_cart_then_is_dropped_after_the_hold(layout):
+    v = CheckoutVisits(card_cfg(), layout)
+    b = {1: basket(1, empty=True)}
+    v.card_presented(0.0, 'checkout_1')
+    assert of(run(v, [0.0, 1.0], [at_zone(1)], b), PayRequest) == []           # empty: nothing to charge yet
+    b = {1: basket(1, age=True)}                                                 # a late event fills the cart
+    assert len(of(v.update(2.0, [at_zone(1)], b, no_receipt), PayRequest)) == 1  # refused by the checkout rules
+    assert len(of(v.update(4.0, [at_zone(1)], b, no_receipt), PayRequest)) == 1  # tried again
+    drops = of(v.update(5.1, [at_zone(1)], b, no_receipt), CardDropped)
+    assert [(d.zone, d.presented_t, d.avatar_id) for d in drops] == [('checkout_1', 0.0, 1)]
+    assert 'not payable' in drops[0].reason and v.cards == {}
+    assert of(v.update(6.0, [at_zone(1)], b, no_receipt), PayRequest) == []
+
+
+def test_card_dropped_when_its_avatar_leaves_the_zone(layout):
+    v = CheckoutVisits(card_cfg(), layout)
+    b = {1: basket(1, empty=True), 2: basket(2)}
+    v.card_presented(1.0, 'checkout_1')
+    v.update(1.0, [at_zone(1)], b, no_receipt)
+    acts = v.update(2.0, [CheckoutAvatar(1, STATE_SHOPPING, False, AISLE), at_zone(2)], b, no_receipt)
+    assert of(acts, PayRequest) == []                      # 2, who stepped in after, is not charged for 1's card
+    drops = of(acts, CardDropped)
+    assert len(drops) == 1 and drops[0].avatar_id == 1 and 'left the zone' in drops[0].reason
+
+
+def test_card_with_nobody_in_the_zone_waits_for_someone_then_is_dropped(layout):
+    v = CheckoutVisits(card_cfg(), layout)
+    b = {2: basket(2)}
+    v.card_presented(0.0, 'checkout_2')
+    assert run(v, [0.0, 1.0], [at_zone(2)], b) == []                 # 2 stands in checkout_1, not checkout_2
+    drops = of(v.update(5.5, [at_zone(2)], b, no_receipt), CardDropped)
+    assert [(d.avatar_id, d.reason) for d in drops] == [(None, 'nobody stood in the zone')]
+    w = CheckoutVisits(card_cfg(), layout)
+    w.card_presented(0.0, 'checkout_1')
+    w.update(0.0, [], b, no_receipt)
+    assert of(w.update(1.0, [at_zone(2)], b, no_receipt), PayRequest)[0].avatar_id == 2
+
+
+def test_card_at_unknown_zone_is_not_kept(layout):
+    v = CheckoutVisits(card_cfg(), layout)
+    assert not v.card_presented(1.0, 'nowhere')
+    assert v.update(1.0, [at_zone(1)], {1: basket(1)}, no_receipt) == [] and v.cards == {}
+
+
+def test_dwell_trigger_ignores_nothing_and_card_trigger_never_pays_by_dwell(layout):
+    b = {1: basket(1)}
+    card = CheckoutVisits(card_cfg(), layout)
+    dwell = CheckoutVisits(cfg(), layout)
+    assert of(run(card, [0.0, 1.0, 2.0, 5.0], [at_zone(1)], b), PayRequest) == []
+    assert len(of(run(dwell, [0.0, 1.0], [at_zone(1)], b), PayRequest)) == 1

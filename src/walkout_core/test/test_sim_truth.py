@@ -106,6 +106,32 @@ def test_nobody_walks_through_shelves(bags):
             assert not np.any(f.contains(pts)), name
 
 
+def _cards(bag):
+    ts = typestore()
+    with Reader(bag) as r:
+        conns = [c for c in r.connections if c.topic == '/checkout/card_presented']
+        return [ts.deserialize_cdr(raw, c.msgtype) for c, _, raw in r.messages(connections=conns)]
+
+
+@pytest.mark.parametrize('name', ['demo', 'skip_checkout'])
+def test_card_presented_by_each_paying_shopper_in_its_zone(bags, name):
+    """The terminals' card stream: one card per paying shopper with products, card_tap_after_s after it
+    reached the checkout, at the zone where it stands; nobody who skips the checkout presents one."""
+    scn = load_scenario(name)
+    events, persons, baskets = _truth(bags[name])
+    cards = _cards(bags[name])
+    paying = {b.person_id for b in baskets.baskets if b.paid and b.items}
+    checkout = {e.person_id: _sec(e.header.stamp) for e in events if e.kind == KIND_CHECKOUT}
+    assert len(cards) == len(paying) and paying <= set(checkout)
+    for c in cards:
+        t = _sec(c.header.stamp)
+        pid = min(paying, key=lambda p: abs(checkout[p] + scn.card_tap_after_s - t))
+        assert t - checkout[pid] == pytest.approx(scn.card_tap_after_s, abs=0.06)
+        arr = min(persons, key=lambda a: abs(_sec(a.header.stamp) - t))
+        pos = next(p.position for p in arr.persons if p.person_id == pid)
+        assert scn.layout.checkout_zone_at((pos.x, pos.y)).id == c.checkout_zone_id
+
+
 def test_misplacement_restock_skip_checkout(bags):
     ev, _, _ = _truth(bags['put_back_wrong_lane'])
     mis = [e for e in ev if e.kind == KIND_PUT_MISPLACED]

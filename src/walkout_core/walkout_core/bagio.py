@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-__all__ = ['msg_dir', 'typestore', 'WALKOUT_PKG']
+__all__ = ['msg_dir', 'typestore', 'bag_topics', 'WALKOUT_PKG']
 
 WALKOUT_PKG = 'walkout_msgs'
 
@@ -44,3 +44,10 @@ def typestore():
         types.update(get_types_from_msg(f.read_text(), f'{WALKOUT_PKG}/msg/{f.stem}'))
     store.register(types)
     return store
+
+
+def bag_topics(path: str | os.PathLike[str]) -> frozenset[str]:
+    """Topics a rosbag2 bag directory holds (read from its metadata, no messages)."""
+    from rosbags.rosbag2 import Reader
+    with Reader(Path(path)) as reader:
+        return frozenset(c.topic for c in reader.connections)

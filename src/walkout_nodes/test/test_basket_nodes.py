@@ -22,7 +22,7 @@ from rosutil import spin_until  # noqa: E402
 
 from walkout_core.association.synthetic import lane_xy  # noqa: E402
 from walkout_core.layout import load_layout  # noqa: E402
-from walkout_msgs.msg import (Avatar, AvatarArray, BasketArray, BasketEvent, Receipt, ShelfEvent,  # noqa: E402
+from walkout_msgs.msg import (Avatar, AvatarArray, BasketArray, BasketEvent, CardPresented, Receipt, ShelfEvent,  # noqa: E402
                               StoreAlert, TabletCart)
 from walkout_msgs.srv import RequestPayment, ResolveReview, UpdateAlert  # noqa: E402
 from walkout_nodes.association_node import AssociationNode  # noqa: E402
@@ -46,7 +46,7 @@ class Harness:
         self.ex = SingleThreadedExecutor()
         self.assoc = AssociationNode(parameter_overrides=params(layout='small', idle_flush_s=0.0))
         self.basket = BasketNode(parameter_overrides=params(layout='small', db_path=str(tmp_path / 'b.sqlite')))
-        ck = dict(layout='small', db_path=str(tmp_path / 'r.sqlite'), simulated_dwell_to_pay_s=0.5,
+        ck = dict(layout='small', db_path=str(tmp_path / 'r.sqlite'), payment_trigger='dwell', simulated_dwell_to_pay_s=0.5,
                   simulated_staff_age_check_s=0.2, left_check_delay_s=1.0)
         ck.update(checkout_kw)
         self.checkout = CheckoutNode(parameter_overrides=params(**ck))
@@ -179,6 +179,33 @@ def test_pick_to_receipt(h):
     assert resp.status == RequestPayment.Response.STATUS_PAID and resp.receipt.receipt_id == r.receipt_id
     h.spin_until(lambda: False, timeout=0.3)
     assert len(h.got['receipts']) == 1
+
+
+def test_card_presented_at_the_terminal_pays_the_cart_in_that_zone(tmp_path):
+    # payment_trigger card (the store's and the simulator's): standing in the zone pays nothing; the card
+    # presented at 6.5 s pays avatar 1's cart, stamped when the avatar stream reaches the card
+    h = Harness(tmp_path, payment_trigger='card')
+    try:
+        pub = h.node.create_publisher(CardPresented, '/checkout/card_presented', EVENT_QOS)
+        assert h.spin_until(lambda: pub.get_subscription_count() >= 1)
+        before_card = []
+
+        def card(t):
+            if abs(t - 6.5) < 1e-6:
+                h.spin_until(lambda: False, timeout=0.3)
+                before_card.extend(h.got['receipts'])   # 1.5 s in the zone (dwell would have paid at 0.5 s)
+                m = CardPresented()
+                m.header.stamp, m.header.frame_id, m.checkout_zone_id = sec_to_stamp(T0 + t), 'map', ZONE
+                pub.publish(m)
+            return []
+        visit(h, 1, 'S1', 0, t_pick=2.0, t_end=8.0, checkout_from=5.0, extra=card)
+        assert before_card == []
+        assert h.spin_until(lambda: h.got['receipts'])
+        r = h.got['receipts'][0]
+        assert r.avatar_id == 1 and r.checkout_zone_id == ZONE and r.total == pytest.approx(0.77)
+        assert (r.header.stamp.sec + r.header.stamp.nanosec * 1e-9) - T0 == pytest.approx(6.5, abs=0.11)
+    finally:
+        h.close()
 
 
 def test_alcohol_needs_the_age_check_before_payment(h):

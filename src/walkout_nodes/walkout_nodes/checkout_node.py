@@ -1,24 +1,25 @@
 """checkout_node: tablets, payment (terminal interface; simulated terminal), receipts, left-without-paying.
 
-Subscribes ``/tracking/avatars`` and ``/baskets/state``; publishes each zone's tablet
-(``/checkout/<zone>/tablet``, latched) with the cart of the avatar standing in it, ``/checkout/receipts``
-and LEFT_WITHOUT_PAYING alerts on ``/alerts``; serves ``/checkout/request_payment``. With
-``terminal: simulated`` the card is presented by itself once an avatar has stood
-``simulated_dwell_to_pay_s`` in a zone, and ``simulated_staff_age_check_s`` > 0 makes a simulated
-staff member approve a pending age check. All times are avatar-stream stamps.
+Subscribes ``/tracking/avatars``, ``/baskets/state`` and ``/checkout/card_presented`` (the terminals'
+card readers); publishes each zone's tablet (``/checkout/<zone>/tablet``, latched) with the cart of the
+avatar standing in it, ``/checkout/receipts`` and LEFT_WITHOUT_PAYING alerts on ``/alerts``; serves
+``/checkout/request_payment``. A card presented at a zone's terminal pays the cart its tablet shows
+(``payment_trigger: card``); for a bag without a terminal stream, ``payment_trigger: dwell`` presents the
+card by itself once an avatar has stood ``simulated_dwell_to_pay_s`` in a zone. ``simulated_staff_age_check_s``
+> 0 makes a simulated staff member approve a pending age check. All times are message stamps.
 """
 from __future__ import annotations
 
 from rclpy.node import Node
 
 from walkout_core.basket.store import BasketView
-from walkout_core.checkout import (AgeApprovalRequest, Checkout, CheckoutAvatar, CheckoutVisits, LeftWithoutPaying,
+from walkout_core.checkout import (AgeApprovalRequest, CardDropped, Checkout, CheckoutAvatar, CheckoutVisits, LeftWithoutPaying,
                                    PaymentOutcome, PaymentStatus, PayRequest, ReceiptStore, SimulatedTerminal,
                                    StampOutOfOrder, UnknownZone)
 from walkout_core.checkout.checkout import unit_counts
 from walkout_core.checkout.config import CheckoutConfig
 from walkout_core.layout import load_layout
-from walkout_msgs.msg import Avatar, AvatarArray, BasketArray, Receipt, StoreAlert, TabletCart
+from walkout_msgs.msg import Avatar, AvatarArray, BasketArray, CardPresented, Receipt, StoreAlert, TabletCart
 from walkout_msgs.srv import ApproveAgeCheck, RequestPayment
 
 from .basket_convert import (alert_to_msg, basket_from_msg, basket_to_msg,
@@ -50,12 +51,17 @@ class CheckoutNode(Node):
         self._pub_alerts = self.create_publisher(StoreAlert, '/alerts', EVENT_QOS)
         self.create_subscription(AvatarArray, '/tracking/avatars', self._on_avatars, EVENT_QOS)
         self.create_subscription(BasketArray, '/baskets/state', self._on_baskets, LATCHED_QOS)
+        self.create_subscription(CardPresented, '/checkout/card_presented', self._on_card, EVENT_QOS)
         self.create_service(RequestPayment, '/checkout/request_payment', self._srv_pay)
         self._age_client = self.create_client(ApproveAgeCheck, '/baskets/approve_age_check')
         self.add_on_set_parameters_callback(param_update_callback(
             self, CheckoutConfig, lambda: self.cfg, self._apply_cfg, fixed=('layout', 'db_path', 'terminal')))
         for z in self.layout.checkout_zones:
             self._show_tablet(z.id, None)
+        if self.cfg.payment_trigger == 'dwell':
+            self.get_logger().info(f'payment_trigger dwell: a card is presented by itself once an avatar has stood '
+                                   f'{self.cfg.simulated_dwell_to_pay_s:g} s in a checkout zone '
+                                   '(/checkout/card_presented is not used)')
 
     def _apply_cfg(self, cfg: CheckoutConfig) -> None:
         self.cfg = cfg
@@ -71,6 +77,16 @@ class CheckoutNode(Node):
     def _on_baskets(self, msg: BasketArray) -> None:
         self.baskets = {int(b.avatar_id): basket_from_msg(b) for b in msg.baskets}
         self._refresh_tablets()
+
+    def _on_card(self, msg: CardPresented) -> None:
+        t, zone = stamp_to_sec(msg.header.stamp), str(msg.checkout_zone_id)
+        if self.cfg.payment_trigger != 'card':
+            self.diag.problem('card_ignored', f'card presented at {zone!r} ignored: payment_trigger is '
+                              f'{self.cfg.payment_trigger!r}')
+        elif not self.visits.card_presented(t, zone):
+            self.diag.problem('unknown_zone', f'card presented at unknown checkout zone {zone!r}')
+        else:
+            self.diag.count('cards_presented')
 
     @property
     def t(self) -> float:
@@ -101,6 +117,9 @@ class CheckoutNode(Node):
                 out = self._pay(act.request_id, act.zone, act.avatar_id, act.pin, t)
                 if out.status != PaymentStatus.PAID:
                     self.diag.count(f'sim_payment_status_{out.status}')
+            elif isinstance(act, CardDropped):
+                self.diag.problem('card_dropped', f'card presented at {act.zone} at {act.presented_t:.2f} s '
+                                  f'paid nothing: {act.reason}')
             elif isinstance(act, LeftWithoutPaying):
                 self._pub_alerts.publish(alert_to_msg(act.alert))
                 self.diag.count('left_without_paying')

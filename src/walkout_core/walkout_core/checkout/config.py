@@ -14,8 +14,16 @@ class CheckoutConfig:
     reliable_sensors: bool = param(False, '-', 'reliable QoS on inputs (replay for scoring)')
     db_path: str = param('/tmp/walkout/receipts.sqlite', '-', 'SQLite file of the receipts (WAL mode)')
     terminal: str = param('simulated', '-', 'payment terminal driver', choices=('simulated',))
-    simulated_dwell_to_pay_s: float = param(1.0, 's', 'simulated terminal: the card is presented once the '
-                                            'avatar has stood this long in a checkout zone', min_value=0.0,
+    payment_trigger: str = param('card', '-', "what presents the card to the simulated terminal: 'card' = a "
+                                 'CardPresented event on /checkout/card_presented (a terminal driver; the '
+                                 "simulator's bags) charges the cart of the avatar in that zone; 'dwell' = the "
+                                 'avatar standing simulated_dwell_to_pay_s in a zone (bags without a terminal '
+                                 'stream)', choices=('card', 'dwell'))
+    card_hold_s: float = param(10.0, 's', "a presented card waits at most this long for the zone's cart to become "
+                               'payable (age check, reviews) while its avatar stays in the zone', min_value=0.0,
+                               max_value=600.0)
+    simulated_dwell_to_pay_s: float = param(1.0, 's', 'payment_trigger dwell: the card is presented once '
+                                            'the avatar has stood this long in a checkout zone', min_value=0.0,
                                             max_value=60.0)
     simulated_pin: str = param('1234', '-', 'simulated terminal: PIN typed when one is needed')
     simulated_decline_pin: str = param('0000', '-', 'simulated terminal: a PIN the terminal declines')

@@ -1,11 +1,17 @@
-"""Checkout visits (no ROS): which avatar stands in which checkout zone, the simulated terminal and staff
-decisions (dwell, age-check request, payment attempts with retry and PIN) and the left-without-paying check.
+"""Checkout visits (no ROS): which avatar stands in which checkout zone, the terminal's presented cards,
+simulated staff decisions (age-check request), payment attempts with retry and PIN, and the
+left-without-paying check.
 
-The caller feeds avatar updates (stamps from the avatar stream) with the current baskets and a receipt
+A card presented at a zone's terminal (:meth:`CheckoutVisits.card_presented`, ``payment_trigger: card``)
+pays the cart of the avatar standing in that zone (the one its tablet shows), retried while the cart is
+blocked (age check, reviews) for up to ``card_hold_s``. With ``payment_trigger: dwell`` (a bag without a
+terminal stream) the card is presented by itself once an avatar has stood ``simulated_dwell_to_pay_s`` in a
+zone. The caller feeds avatar updates (stamps from the avatar stream) with the current baskets and a receipt
 lookup, and performs the returned actions (payment, age-approval request, alert) in order.
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence, Union
 
@@ -18,8 +24,11 @@ from .checkout import should_alert_left_without_paying, unpaid_after_receipt
 from .config import CheckoutConfig
 from .terminal import to_cents
 
-__all__ = ['CheckoutAvatar', 'Visit', 'PayRequest', 'AgeApprovalRequest', 'LeftWithoutPaying', 'StampOutOfOrder',
-           'UnknownZone', 'VisitAction', 'CheckoutVisits', 'STATE_AT_CHECKOUT', 'STATE_EXITED']
+__all__ = ['CheckoutAvatar', 'Visit', 'Card', 'PayRequest', 'AgeApprovalRequest', 'LeftWithoutPaying',
+           'StampOutOfOrder', 'UnknownZone', 'CardDropped', 'VisitAction', 'CheckoutVisits', 'STATE_AT_CHECKOUT', 'STATE_EXITED']
+
+#: [s] stamps closer than this are equal (sums of float stamps, e.g. 12.2 - 12.0 < 0.2)
+STAMP_EPS_S = 1e-6
 
 
 @dataclass(frozen=True)
@@ -43,9 +52,23 @@ class Visit:
     position: tuple[float, float] = (0.0, 0.0)
 
 
+@dataclass
+class Card:
+    """A card presented at ``zone``'s terminal, waiting to pay the cart of the avatar standing there."""
+    zone: str
+    t: float                         # [s] stamp it was presented
+    avatar_id: int | None = None     # [-] whose cart it pays: the zone's occupant when the card is first handled
+    last_attempt_t: float = -1e18    # [s] last payment attempt
+
+    @property
+    def request_id(self) -> str:
+        """One payment request per card: a retried attempt gets the same single receipt."""
+        return f'card:{self.zone}:{int(round(self.t * 1000))}'
+
+
 @dataclass(frozen=True)
 class PayRequest:
-    """Simulated card presented: charge ``avatar_id`` at ``zone`` with ``pin`` ('' = contactless)."""
+    """Card presented: charge ``avatar_id`` at ``zone`` with ``pin`` ('' = contactless)."""
     avatar_id: int
     zone: str
     pin: str
@@ -76,7 +99,16 @@ class UnknownZone:
     zone: str
 
 
-VisitAction = Union[PayRequest, AgeApprovalRequest, LeftWithoutPaying, StampOutOfOrder, UnknownZone]
+@dataclass(frozen=True)
+class CardDropped:
+    """A presented card paid for nothing: ``reason`` says why (nobody in the zone, the avatar left, ...)."""
+    zone: str
+    presented_t: float               # [s]
+    avatar_id: int | None
+    reason: str
+
+
+VisitAction = Union[PayRequest, AgeApprovalRequest, LeftWithoutPaying, StampOutOfOrder, UnknownZone, CardDropped]
 
 
 class CheckoutVisits:
@@ -88,6 +120,8 @@ class CheckoutVisits:
         self.zone_ids = frozenset(z.id for z in layout.checkout_zones)
         self.visits: dict[int, Visit] = {}
         self.left_alerted: set[int] = set()
+        self.cards: dict[str, Card] = {}                  # zone -> the card waiting at its terminal
+        self._cards_due: list[tuple[float, str]] = []     # presented, not yet reached by the avatar stream
         self.t = 0.0
 
     # ------------------------------------------------------------------ zones
@@ -104,6 +138,16 @@ class CheckoutVisits:
         here = [(v.entered_t, aid) for aid, v in self.visits.items()
                 if v.zone == zone and not v.is_staff and v.exited_t is None]
         return min(here)[1] if here else None
+
+    # ------------------------------------------------------------------ cards
+    def card_presented(self, t: float, zone: str) -> bool:
+        """A card was presented at ``zone``'s terminal at ``t`` [s]. It is handled with the first avatar
+        update stamped at or after ``t`` (so the outcome does not depend on which stream arrives first).
+        False, and nothing kept, for an unknown zone."""
+        if zone not in self.zone_ids:
+            return False
+        bisect.insort(self._cards_due, (float(t), zone))
+        return True
 
     # ------------------------------------------------------------------ update
     def update(self, t: float, avatars: Sequence[CheckoutAvatar], baskets: Mapping[int, BasketView],
@@ -130,7 +174,11 @@ class CheckoutVisits:
                 v.zone, v.entered_t = zone, t
             if a.state == STATE_EXITED and v.exited_t is None:
                 v.exited_t = t
+        while self._cards_due and self._cards_due[0][0] <= t:
+            ct, zone = self._cards_due.pop(0)
+            self.cards[zone] = Card(zone, ct)          # a newer card at the same terminal replaces a waiting one
         actions += self._simulate(t, baskets, has_receipt)
+        actions += self._card_payments(t, baskets, has_receipt)
         actions += self._check_left(t, baskets, has_receipt, paid_items)
         for aid in [k for k in self.left_alerted if k in self.visits]:
             del self.visits[aid]               # exited and checked: the tracker never reuses an id
@@ -146,8 +194,12 @@ class CheckoutVisits:
     def _needs_pin(self, amount: float) -> bool:
         return to_cents(amount) > to_cents(self.layout.contactless_limit)
 
+    def _pin(self, b: BasketView) -> str:
+        return self.cfg.simulated_pin if self._needs_pin(b.total) else ''
+
     def _simulate(self, t: float, baskets: Mapping[int, BasketView],
                   has_receipt: Callable[[int], bool]) -> list[VisitAction]:
+        """Simulated staff (age checks) and, with ``payment_trigger: dwell``, the simulated shopper's card."""
         cfg = self.cfg
         if cfg.terminal != 'simulated':
             return []
@@ -164,10 +216,44 @@ class CheckoutVisits:
                     and b.age_check_required and not b.age_approved and not v.age_requested):
                 v.age_requested = True
                 actions.append(AgeApprovalRequest(aid))
-            if dwell >= cfg.simulated_dwell_to_pay_s and t - v.last_attempt_t >= cfg.payment_retry_s:
+            if (cfg.payment_trigger == 'dwell' and dwell >= cfg.simulated_dwell_to_pay_s - STAMP_EPS_S
+                    and t - v.last_attempt_t >= cfg.payment_retry_s - STAMP_EPS_S):
                 v.last_attempt_t = t
-                pin = cfg.simulated_pin if self._needs_pin(b.total) else ''
-                actions.append(PayRequest(aid, v.zone, pin, f'sim:{aid}'))
+                actions.append(PayRequest(aid, v.zone, self._pin(b), f'sim:{aid}'))
+        return actions
+
+    def _card_payments(self, t: float, baskets: Mapping[int, BasketView],
+                       has_receipt: Callable[[int], bool]) -> list[VisitAction]:
+        """Each waiting card pays the cart of the avatar standing in its zone: retried while the cart is
+        blocked or still empty, dropped (with the reason) when that avatar leaves the zone or after
+        ``card_hold_s``; consumed once the avatar has a receipt."""
+        cfg = self.cfg
+        actions: list[VisitAction] = []
+        for zone, c in list(self.cards.items()):
+            if c.avatar_id is None:
+                c.avatar_id = self.occupant(zone)
+            aid = c.avatar_id
+            if aid is not None and has_receipt(aid):
+                del self.cards[zone]
+                continue
+            v = self.visits.get(aid) if aid is not None else None
+            b = baskets.get(aid) if aid is not None else None
+            reason = ''
+            if aid is not None and (v is None or v.zone != zone or v.exited_t is not None):
+                reason = f'avatar {aid} left the zone before paying'
+            elif t - c.t > cfg.card_hold_s + STAMP_EPS_S:
+                reason = ('nobody stood in the zone' if aid is None else
+                          f"avatar {aid}'s cart was " + ('empty' if b is None or b.is_empty else
+                                                          f'not payable ({b.blocked_reason or "refused"})') +
+                          f' for card_hold_s {cfg.card_hold_s:g} s')
+            if reason:
+                del self.cards[zone]
+                actions.append(CardDropped(zone, c.t, aid, reason))
+                continue
+            if aid is None or b is None or b.is_empty or t - c.last_attempt_t < cfg.payment_retry_s - STAMP_EPS_S:
+                continue                           # wait: someone may step in, late events may fill the cart
+            c.last_attempt_t = t
+            actions.append(PayRequest(aid, zone, self._pin(b), c.request_id))
         return actions
 
     # ------------------------------------------------------------------ left without paying

@@ -5,6 +5,11 @@
 ``receipt_latency_p50_s`` and ``receipt_latency_p95_s`` (``None`` where there is nothing to score), and,
 given the shelf events, ``review_top1_accuracy``: the share of events sent to review whose first candidate
 is the person who made the event (what staff resolving a review find suggested).
+
+What the store charged: ``receipt_exact_accuracy`` is the share of paying shoppers (truth: paid, with a
+non-empty basket) whose receipts hold exactly the products they took; ``paying_shoppers_without_receipt``
+counts those charged nothing, ``receipts_before_checkout`` the receipts issued to a person before it reached
+a checkout (or to no person at all). Receipt latency counts from the person's last checkout before the receipt.
 """
 from __future__ import annotations
 
@@ -52,6 +57,7 @@ def basket_metrics(truth_baskets: Iterable[Any], truth_events: Iterable[Any], tr
     truth_arrays = list(truth_baskets)
     truth: dict[int, Counter[str]] = {}
     staff: set[int] = set()
+    paying: set[int] = set()
     if truth_arrays:
         last = max(enumerate(truth_arrays), key=lambda ia: (stamp_s(ia[1].header.stamp), ia[0]))[1]
         for tb in last.baskets:
@@ -59,6 +65,8 @@ def basket_metrics(truth_baskets: Iterable[Any], truth_events: Iterable[Any], tr
                 staff.add(int(tb.person_id))
                 continue
             truth[int(tb.person_id)] = Counter({i.product_id: int(i.quantity) for i in tb.items if int(i.quantity) > 0})
+            if tb.paid and truth[int(tb.person_id)]:
+                paying.add(int(tb.person_id))
     mapping = match_avatars_to_persons(list(truth_person_arrays), list(avatar_arrays))
 
     # predicted basket per person: the union of its avatars' baskets; unmatched avatars are all false positives
@@ -111,12 +119,19 @@ def basket_metrics(truth_baskets: Iterable[Any], truth_events: Iterable[Any], tr
         if int(ev.kind) == KIND_CHECKOUT:
             checkouts[int(ev.person_id)].append(stamp_s(ev.header.stamp))
     lat = []
+    early = 0
+    charged: dict[int, Counter[str]] = defaultdict(Counter)
     for r in receipts:
         pid = mapping.get(int(r.avatar_id))
         t = stamp_s(r.header.stamp)
         before = [c for c in checkouts.get(pid, []) if c <= t] if pid is not None else []
         if before:
             lat.append(t - max(before))
+        else:
+            early += 1
+        if pid is not None:
+            charged[pid] += Counter({i.product_id: int(i.quantity) for i in r.items if int(i.quantity) > 0})
+    receipts_exact = sum(charged.get(pid) == truth[pid] for pid in paying)
     return {
         'basket_exact_accuracy': float(np.mean(exact)) if exact else None,
         'shoppers': len(exact),
@@ -135,4 +150,9 @@ def basket_metrics(truth_baskets: Iterable[Any], truth_events: Iterable[Any], tr
         'reviews_scored': len(top_right),
         'receipt_latency_p50_s': _percentile(lat, 50),
         'receipt_latency_p95_s': _percentile(lat, 95),
+        'receipt_exact_accuracy': receipts_exact / len(paying) if paying else None,
+        'receipts_exact': receipts_exact,
+        'paying_shoppers': len(paying),
+        'paying_shoppers_without_receipt': sum(pid not in charged for pid in paying),
+        'receipts_before_checkout': early,
     }

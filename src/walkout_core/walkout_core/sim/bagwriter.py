@@ -23,6 +23,7 @@ TOPIC_TYPES = {
     '/camera/<cam>/image/compressed': 'sensor_msgs/msg/CompressedImage',
     '/camera/<cam>/image': 'sensor_msgs/msg/Image',
     '/shelves/load_cells': 'walkout_msgs/msg/LoadCellReadings',
+    '/checkout/card_presented': 'walkout_msgs/msg/CardPresented',
     '/truth/persons': 'walkout_msgs/msg/TruthPersonArray',
     '/truth/events': 'walkout_msgs/msg/TruthEvent',
     '/truth/baskets': 'walkout_msgs/msg/TruthBasketArray',

@@ -73,6 +73,7 @@ def simulate(scn: Scenario, out: str | os.PathLike[str], *, seed: int | None = N
     faults = scn.sensors.camera_faults
     truth_next = 0.0
     n_events = 0
+    n_taps = 0
     dropped = 0
     jpeg = [int(cv2.IMWRITE_JPEG_QUALITY), scn.sensors.jpeg_quality]
     n_ticks = int(math.floor(duration / dt + 1e-9)) + 1
@@ -92,6 +93,11 @@ def simulate(scn: Scenario, out: str | os.PathLike[str], *, seed: int | None = N
             if world.lane_actions:
                 cells.ingest(world.lane_actions)
                 world.lane_actions.clear()
+            while n_taps < len(world.card_taps):
+                tap_t, zone_id = world.card_taps[n_taps]
+                msg = T['walkout_msgs/msg/CardPresented'](header=_hdr(tap_t), checkout_zone_id=zone_id)
+                bag.write('/checkout/card_presented', 'walkout_msgs/msg/CardPresented', msg, tap_t)
+                n_taps += 1
             while n_events < len(world.events):
                 bag.write('/truth/events', 'walkout_msgs/msg/TruthEvent', event_msg(T, world.events[n_events]), t)
                 n_events += 1

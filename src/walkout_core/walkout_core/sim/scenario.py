@@ -116,6 +116,7 @@ class Scenario:
     sensors: SensorSpec = field(default_factory=SensorSpec)
     stress: bool = False
     checkout_dwell_s: tuple[float, float] = (6.0, 10.0)
+    card_tap_after_s: float = 1.0   # [s] a paying shopper presents the card this long after reaching the zone
     source: str = '<dict>'
 
     def with_seed(self, seed: int) -> 'Scenario':
@@ -280,7 +281,7 @@ def scenario_from_dict(data: Any, source: str = '<dict>', layout: Layout | None 
     if not isinstance(data, Mapping):
         raise ctx.fail('<root>', data, 'expected a mapping at the top level')
     allowed = {'name', 'description', 'layout', 'seed', 'duration_s', 'persons', 'random_shoppers',
-               'sensors', 'stress', 'checkout_dwell_s'}
+               'sensors', 'stress', 'checkout_dwell_s', 'card_tap_after_s'}
     unknown = set(data) - allowed
     if unknown:
         raise ctx.fail('<root>', sorted(unknown), f'unknown key(s); allowed: {sorted(allowed)}')
@@ -351,6 +352,7 @@ def scenario_from_dict(data: Any, source: str = '<dict>', layout: Layout | None 
         sensors=_sensors(ctx, layout, data.get('sensors')), stress=bool(data.get('stress', False)),
         checkout_dwell_s=ctx.pair(data, 'checkout_dwell_s', 'checkout_dwell_s', [6.0, 10.0]) if
         'checkout_dwell_s' in data else (6.0, 10.0),
+        card_tap_after_s=ctx.number(data, 'card_tap_after_s', '', 1.0, lo=0.0, hi=60.0),
         source=source)
 
 

@@ -354,6 +354,7 @@ class World:
         self.people: dict[int, Person] = {}     # everyone who entered (inside or gone)
         self.lane_actions: list[LaneAction] = []
         self.events: list[TruthEventRec] = []
+        self.card_taps: list[tuple[float, str]] = []   # (t [s], checkout zone): the terminals' card readers
         self.stock_changed: set[tuple[str, int]] = set()
         self._rdv: dict[tuple[int, int], dict] = {}
         self._detour_path: list[np.ndarray] | None = None
@@ -780,7 +781,12 @@ class World:
         target = np.array(zone.polygon.centroid) + self.rng.uniform(-0.15, 0.15, 2) * [x1 - x0, y1 - y0]
         yield from self._walk(p, target)
         self._event(TruthEventRec(self.t, self.t, KIND_CHECKOUT, p.id))
-        for _ in range(self._ticks(self.rng.uniform(*self.scn.checkout_dwell_s))):
+        n = self._ticks(self.rng.uniform(*self.scn.checkout_dwell_s))
+        # someone holding products presents the card at the zone's terminal (within the stay)
+        tap = min(int(round(self.scn.card_tap_after_s / self.dt)), n - 1) if p.basket else -1
+        for k in range(n):
+            if k == tap:
+                self.card_taps.append((self.t, zone.id))
             yield
         p.paid = True
         line.remove(p.id)

@@ -238,14 +238,14 @@ class CheckoutVisits:
                 continue
             v = self.visits.get(aid) if aid is not None else None
             b = baskets.get(aid) if aid is not None else None
+            cart = ('empty' if b is None or b.is_empty else
+                    f'not payable ({b.blocked_reason})' if b.blocked_reason else 'refused by the terminal')
             reason = ''
             if aid is not None and (v is None or v.zone != zone or v.exited_t is not None):
-                reason = f'avatar {aid} left the zone before paying'
+                reason = f'avatar {aid} left the zone before paying (its cart: {cart})'
             elif t - c.t > cfg.card_hold_s + STAMP_EPS_S:
                 reason = ('nobody stood in the zone' if aid is None else
-                          f"avatar {aid}'s cart was " + ('empty' if b is None or b.is_empty else
-                                                          f'not payable ({b.blocked_reason or "refused"})') +
-                          f' for card_hold_s {cfg.card_hold_s:g} s')
+                          f"avatar {aid}'s cart was {cart} for card_hold_s {cfg.card_hold_s:g} s")
             if reason:
                 del self.cards[zone]
                 actions.append(CardDropped(zone, c.t, aid, reason))

@@ -168,3 +168,19 @@ def test_seeds_need_a_scenario():
     from walkout_bringup.evaluate import main
     with pytest.raises(SystemExit):
         main(['--seeds', '1,2'])
+
+
+def test_receipt_figures_pool_over_seeds_and_are_summarised():
+    from walkout_bringup.evaluate import seeds_summary
+    per = {'1': {'shoppers': 20, 'shoppers_exact': 18, 'receipts_exact': 15, 'paying_shoppers': 18,
+                 'paying_shoppers_without_receipt': 2, 'receipts_before_checkout': 0, 'receipt_latency_p95_s': 1.2},
+           '2': {'shoppers': 20, 'shoppers_exact': 16, 'receipts_exact': 10, 'paying_shoppers': 16,
+                 'paying_shoppers_without_receipt': 5, 'receipts_before_checkout': 1, 'receipt_latency_p95_s': 1.1}}
+    o = pool_suite(per)
+    assert o['receipt_exact_accuracy'] == pytest.approx(25 / 34)          # over shoppers, not a mean of seeds
+    assert (o['paying_shoppers_without_receipt'], o['receipts_before_checkout']) == (7, 1)   # counts add up
+    o.update(scenario='flash_20_shoppers', seeds=per)
+    text = seeds_summary(o)
+    assert '34/40 baskets exact' in text
+    assert '25/34 paying shoppers charged exactly' in text and '7 charged nothing' in text
+    assert '1 receipts before a checkout' in text and 'worst 1.2 s' in text

@@ -762,6 +762,15 @@ def seeds_summary(overall: dict[str, Any]) -> str:
     if ci is not None:
         lines.append(f"   exact per seed: sd {_fmt(overall.get('basket_exact_accuracy_seed_sd'))}, "
                      f"95 % interval of the mean {_fmt(ci[0])}..{_fmt(ci[1])}")
+    paying = sum(int(p.get('paying_shoppers') or 0) for p in per.values())
+    if paying:
+        p95 = sorted(float(p['receipt_latency_p95_s']) for p in per.values()
+                     if isinstance(p.get('receipt_latency_p95_s'), (int, float)))
+        lines.append(f"   receipts: {sum(int(p.get('receipts_exact') or 0) for p in per.values())}/{paying} paying "
+                     f"shoppers charged exactly what they took, {overall.get('paying_shoppers_without_receipt')} "
+                     f"charged nothing, {overall.get('receipts_before_checkout')} receipts before a checkout; "
+                     f"latency p95 median over seeds {_fmt(p95[len(p95) // 2] if p95 else None)} s, "
+                     f"worst {_fmt(p95[-1] if p95 else None)} s")
     return '\n'.join(lines)
 
 

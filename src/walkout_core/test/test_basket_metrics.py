@@ -78,7 +78,8 @@ def test_receipts_before_checkout_and_shoppers_charged_nothing():
     truth_b = [NS(header=NS(stamp=st(T0 + 10)), baskets=[
         NS(person_id=1, is_staff=False, paid=True, items=[item('a', 2)]),
         NS(person_id=2, is_staff=False, paid=True, items=[item('c', 1)])])]
-    tev = [NS(header=NS(stamp=st(T0 + 7.0)), kind=5, person_id=1), NS(header=NS(stamp=st(T0 + 8.0)), kind=5, person_id=2)]
+    tev = [NS(header=NS(stamp=st(T0 + 7.0)), kind=5, person_id=1),
+           NS(header=NS(stamp=st(T0 + 8.0)), kind=5, person_id=2)]
     # person 1 was charged for one 'a' at 3 s (before its checkout at 7 s) and never again; person 2 nothing
     rec = [NS(header=NS(stamp=st(T0 + 3.0)), avatar_id=11, items=[item('a', 1)])]
     m = basket_metrics(truth_b, tev, truth_p, avs, [], [], rec)

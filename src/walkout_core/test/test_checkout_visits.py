@@ -226,14 +226,22 @@ def test_card_pays_the_cart_of_the_avatar_in_the_zone_and_nothing_pays_without_o
     assert run(v, [12.4, 13.0], [at_zone(1)], b, lambda aid: True) == [] and v.cards == {}
 
 
-def test_card_goes_to_the_avatar_standing_longest_with_pin_above_the_limit(layout):
+def test_card_goes_to_the_unpaid_avatar_nearest_the_terminal_with_pin_above_the_limit(layout):
     v = CheckoutVisits(card_cfg(simulated_pin='4321'), layout)
-    b = {1: basket(1, total=layout.contactless_limit + 0.01), 2: basket(2)}
-    v.update(10.0, [at_zone(1)], b, no_receipt)
-    v.update(11.5, [at_zone(1), at_zone(2)], b, no_receipt)      # 2 walks into the zone
+    b = {1: basket(1, total=layout.contactless_limit + 0.01), 2: basket(2), 3: basket(3)}
+    edge = CheckoutAvatar(2, STATE_AT_CHECKOUT, False, (4.1, 1.3), '')   # inside the zone, by its corner
+    v.update(10.0, [edge], b, no_receipt)                                # 2 has waited there longest
+    v.update(11.5, [edge, at_zone(1)], b, no_receipt)                    # 1 steps up to the terminal
+    assert v.occupant('checkout_1') == 1                                 # the tablet shows 1's cart
     v.card_presented(12.0, 'checkout_1')
-    pays = of(v.update(12.0, [at_zone(1), at_zone(2)], b, no_receipt), PayRequest)
+    pays = of(v.update(12.0, [edge, at_zone(1)], b, no_receipt), PayRequest)
     assert [(p.avatar_id, p.pin) for p in pays] == [(1, '4321')]
+    # 3, who has paid and still stands at the terminal, is not charged for the next shopper's card
+    w = CheckoutVisits(card_cfg(), layout)
+    w.update(0.0, [at_zone(3), edge], b, no_receipt)
+    w.card_presented(1.0, 'checkout_1')
+    pays = of(w.update(1.0, [at_zone(3), edge], b, lambda aid: aid == 3), PayRequest)
+    assert [p.avatar_id for p in pays] == [2]
 
 
 def test_card_waits_for_a_blocked_or_empty_cart_then_is_dropped_after_the_hold(layout):

@@ -22,8 +22,8 @@ from rosutil import spin_until  # noqa: E402
 
 from walkout_core.association.synthetic import lane_xy  # noqa: E402
 from walkout_core.layout import load_layout  # noqa: E402
-from walkout_msgs.msg import (Avatar, AvatarArray, BasketArray, BasketEvent, CardPresented, Receipt, ShelfEvent,  # noqa: E402
-                              StoreAlert, TabletCart)
+from walkout_msgs.msg import (Avatar, AvatarArray, BasketArray, BasketEvent, CardPresented,  # noqa: E402
+                              Receipt, ShelfEvent, StoreAlert, TabletCart)
 from walkout_msgs.srv import RequestPayment, ResolveReview, UpdateAlert  # noqa: E402
 from walkout_nodes.association_node import AssociationNode  # noqa: E402
 from walkout_nodes.basket_node import BasketNode  # noqa: E402
@@ -46,7 +46,8 @@ class Harness:
         self.ex = SingleThreadedExecutor()
         self.assoc = AssociationNode(parameter_overrides=params(layout='small', idle_flush_s=0.0))
         self.basket = BasketNode(parameter_overrides=params(layout='small', db_path=str(tmp_path / 'b.sqlite')))
-        ck = dict(layout='small', db_path=str(tmp_path / 'r.sqlite'), payment_trigger='dwell', simulated_dwell_to_pay_s=0.5,
+        ck = dict(layout='small', db_path=str(tmp_path / 'r.sqlite'), payment_trigger='dwell',
+                  simulated_dwell_to_pay_s=0.5,
                   simulated_staff_age_check_s=0.2, left_check_delay_s=1.0)
         ck.update(checkout_kw)
         self.checkout = CheckoutNode(parameter_overrides=params(**ck))

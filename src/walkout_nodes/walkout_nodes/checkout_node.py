@@ -13,9 +13,9 @@ from __future__ import annotations
 from rclpy.node import Node
 
 from walkout_core.basket.store import BasketView
-from walkout_core.checkout import (AgeApprovalRequest, CardDropped, Checkout, CheckoutAvatar, CheckoutVisits, LeftWithoutPaying,
-                                   PaymentOutcome, PaymentStatus, PayRequest, ReceiptStore, SimulatedTerminal,
-                                   StampOutOfOrder, UnknownZone)
+from walkout_core.checkout import (AgeApprovalRequest, CardDropped, Checkout, CheckoutAvatar, CheckoutVisits,
+                                   LeftWithoutPaying, PaymentOutcome, PaymentStatus, PayRequest, ReceiptStore,
+                                   SimulatedTerminal, StampOutOfOrder, UnknownZone)
 from walkout_core.checkout.checkout import unit_counts
 from walkout_core.checkout.config import CheckoutConfig
 from walkout_core.layout import load_layout

@@ -12,6 +12,7 @@ lookup, and performs the returned actions (payment, age-approval request, alert)
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence, Union
 
@@ -25,7 +26,8 @@ from .config import CheckoutConfig
 from .terminal import to_cents
 
 __all__ = ['CheckoutAvatar', 'Visit', 'Card', 'PayRequest', 'AgeApprovalRequest', 'LeftWithoutPaying',
-           'StampOutOfOrder', 'UnknownZone', 'CardDropped', 'VisitAction', 'CheckoutVisits', 'STATE_AT_CHECKOUT', 'STATE_EXITED']
+           'StampOutOfOrder', 'UnknownZone', 'CardDropped', 'VisitAction', 'CheckoutVisits', 'STATE_AT_CHECKOUT',
+           'STATE_EXITED']
 
 #: [s] stamps closer than this are equal (sums of float stamps, e.g. 12.2 - 12.0 < 0.2)
 STAMP_EPS_S = 1e-6
@@ -57,7 +59,8 @@ class Card:
     """A card presented at ``zone``'s terminal, waiting to pay the cart of the avatar standing there."""
     zone: str
     t: float                         # [s] stamp it was presented
-    avatar_id: int | None = None     # [-] whose cart it pays: the zone's occupant when the card is first handled
+    avatar_id: int | None = None     # [-] whose cart it pays: the unpaid avatar nearest the terminal when the card
+    #                                  is first handled
     last_attempt_t: float = -1e18    # [s] last payment attempt
 
     @property
@@ -118,6 +121,8 @@ class CheckoutVisits:
         self.cfg = cfg
         self.layout = layout
         self.zone_ids = frozenset(z.id for z in layout.checkout_zones)
+        # the zone's terminal and tablet stand at its centre: the shopper paying stands by them
+        self.terminal_xy = {z.id: tuple(map(float, z.polygon.centroid)) for z in layout.checkout_zones}
         self.visits: dict[int, Visit] = {}
         self.left_alerted: set[int] = set()
         self.cards: dict[str, Card] = {}                  # zone -> the card waiting at its terminal
@@ -133,11 +138,14 @@ class CheckoutVisits:
             return z.id if z else ''
         return ''
 
-    def occupant(self, zone: str) -> int | None:
-        """The non-staff avatar that has stood longest in ``zone`` (None if nobody)."""
-        here = [(v.entered_t, aid) for aid, v in self.visits.items()
-                if v.zone == zone and not v.is_staff and v.exited_t is None]
-        return min(here)[1] if here else None
+    def occupant(self, zone: str, skip: Callable[[int], bool] | None = None) -> int | None:
+        """The non-staff avatar in ``zone`` standing nearest its terminal (ties: the earliest arrival), not
+        one for which ``skip`` is true; None if nobody. Others in the zone are waiting or passing through."""
+        tx, ty = self.terminal_xy.get(zone, (0.0, 0.0))
+        here = [(round(math.hypot(v.position[0] - tx, v.position[1] - ty), 6), v.entered_t, aid)
+                for aid, v in self.visits.items()
+                if v.zone == zone and not v.is_staff and v.exited_t is None and not (skip and skip(aid))]
+        return min(here)[2] if here else None
 
     # ------------------------------------------------------------------ cards
     def card_presented(self, t: float, zone: str) -> bool:
@@ -231,7 +239,7 @@ class CheckoutVisits:
         actions: list[VisitAction] = []
         for zone, c in list(self.cards.items()):
             if c.avatar_id is None:
-                c.avatar_id = self.occupant(zone)
+                c.avatar_id = self.occupant(zone, skip=has_receipt)   # not one who has paid and not left yet
             aid = c.avatar_id
             if aid is not None and has_receipt(aid):
                 del self.cards[zone]

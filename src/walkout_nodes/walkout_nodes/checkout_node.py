@@ -2,9 +2,9 @@
 
 Subscribes ``/tracking/avatars``, ``/baskets/state`` and ``/checkout/card_presented`` (the terminals'
 card readers); publishes each zone's tablet (``/checkout/<zone>/tablet``, latched) with the cart of the
-avatar standing in it, ``/checkout/receipts`` and LEFT_WITHOUT_PAYING alerts on ``/alerts``; serves
-``/checkout/request_payment``. A card presented at a zone's terminal pays the cart its tablet shows
-(``payment_trigger: card``); for a bag without a terminal stream, ``payment_trigger: dwell`` presents the
+avatar standing nearest its terminal, ``/checkout/receipts`` and LEFT_WITHOUT_PAYING alerts on ``/alerts``;
+serves ``/checkout/request_payment``. A card presented at a zone's terminal pays the cart of the unpaid
+avatar nearest that terminal (``payment_trigger: card``); for a bag without a terminal stream, ``payment_trigger: dwell`` presents the
 card by itself once an avatar has stood ``simulated_dwell_to_pay_s`` in a zone. ``simulated_staff_age_check_s``
 > 0 makes a simulated staff member approve a pending age check. All times are message stamps.
 """

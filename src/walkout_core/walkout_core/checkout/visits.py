@@ -111,6 +111,13 @@ class CardDropped:
     reason: str
 
 
+def _cart_state(b: BasketView | None) -> str:
+    """Why a cart did not pay, for a dropped card's reason."""
+    if b is None or b.is_empty:
+        return 'empty'
+    return f'not payable ({b.blocked_reason})' if b.blocked_reason else 'refused by the terminal'
+
+
 VisitAction = Union[PayRequest, AgeApprovalRequest, LeftWithoutPaying, StampOutOfOrder, UnknownZone, CardDropped]
 
 
@@ -232,8 +239,8 @@ class CheckoutVisits:
 
     def _card_payments(self, t: float, baskets: Mapping[int, BasketView],
                        has_receipt: Callable[[int], bool]) -> list[VisitAction]:
-        """Each waiting card pays the cart of the avatar standing in its zone: retried while the cart is
-        blocked or still empty, dropped (with the reason) when that avatar leaves the zone or after
+        """Each waiting card pays the cart of the unpaid avatar nearest its zone's terminal: retried while the
+        cart is blocked or still empty, dropped (with the reason) when that avatar leaves the zone or after
         ``card_hold_s``; consumed once the avatar has a receipt."""
         cfg = self.cfg
         actions: list[VisitAction] = []
@@ -246,14 +253,12 @@ class CheckoutVisits:
                 continue
             v = self.visits.get(aid) if aid is not None else None
             b = baskets.get(aid) if aid is not None else None
-            cart = ('empty' if b is None or b.is_empty else
-                    f'not payable ({b.blocked_reason})' if b.blocked_reason else 'refused by the terminal')
             reason = ''
             if aid is not None and (v is None or v.zone != zone or v.exited_t is not None):
-                reason = f'avatar {aid} left the zone before paying (its cart: {cart})'
+                reason = f'avatar {aid} left the zone before paying (its cart: {_cart_state(b)})'
             elif t - c.t > cfg.card_hold_s + STAMP_EPS_S:
                 reason = ('nobody stood in the zone' if aid is None else
-                          f"avatar {aid}'s cart was {cart} for card_hold_s {cfg.card_hold_s:g} s")
+                          f"avatar {aid}'s cart was {_cart_state(b)} for card_hold_s {cfg.card_hold_s:g} s")
             if reason:
                 del self.cards[zone]
                 actions.append(CardDropped(zone, c.t, aid, reason))

@@ -610,3 +610,30 @@ def test_handover_veto_when_the_hands_never_show_a_held_product():
     assert CFG.handover_colour_veto_n > 0
     assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
     assert a.stats['handovers_vetoed'] == 1 and a.ledger.holds(1, 'p001') == 1 and a.ledger.holds(2, 'p019') == 1
+
+
+def _crossed_hands_meeting(cfg: AssociationConfig):
+    """1 picks p001 at 5 s, then stands 0.7 m from 2; both arms reach into each other and the tracker puts
+    each hand on the other person's body (their hand points swapped) for 1.2 s."""
+    s = Script(rate_hz=5.0).avatar(1, (0, (1.4, 5.0)), (12, (1.4, 5.0)), (14, (3.0, 4.3)), (30, (3.0, 4.3)))
+    s.avatar(2, (0, (4.0, 3.0)), (13, (4.0, 3.0)), (15, (3.7, 4.3)), (30, (3.7, 4.3)))
+    s.reach(1, 4.6, 5.5, front(0)).reach(1, 16.0, 17.2, (3.66, 4.33)).reach(2, 16.0, 17.2, (3.05, 4.27))
+    _, ch = run(s, [shelf_event(LAYOUT, 'a', 5.0, S1, 0)], t1=35.0, cfg=cfg)
+    return sorted((c.cause, c.avatar_id, c.quantity) for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT))
+
+
+def test_crossed_hands_are_a_handover_when_enabled():
+    # both hands seen, each on the other's body: two arms reaching into each other, not one merged blob
+    on = validate(dataclasses.replace(CFG, handover_crossed_hands=True))
+    assert _crossed_hands_meeting(on) == [(Cause.HANDOVER_IN, 2, 1), (Cause.HANDOVER_OUT, 1, -1)]
+    assert _crossed_hands_meeting(dataclasses.replace(CFG, handover_crossed_hands=False)) == []
+
+
+def test_crossed_hands_need_both_hands_on_the_way_to_the_other():
+    # one hand on the other's body and the other hand held out sideways: no meeting
+    on = validate(dataclasses.replace(CFG, handover_crossed_hands=True))
+    s = Script(rate_hz=5.0).avatar(1, (0, (1.4, 5.0)), (12, (1.4, 5.0)), (14, (3.0, 4.3)), (30, (3.0, 4.3)))
+    s.avatar(2, (0, (4.0, 3.0)), (13, (4.0, 3.0)), (15, (3.7, 4.3)), (30, (3.7, 4.3)))
+    s.reach(1, 4.6, 5.5, front(0)).reach(1, 16.0, 17.2, (3.66, 4.33)).reach(2, 16.0, 17.2, (3.7, 3.8))
+    _, ch = run(s, [shelf_event(LAYOUT, 'a', 5.0, S1, 0)], t1=35.0, cfg=on)
+    assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]

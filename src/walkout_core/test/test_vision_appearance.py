@@ -103,3 +103,20 @@ def _looks_detections():
     x, y = cam.image_to_floor(np.array([[cam.width / 2, cam.height / 2]]))[0]
     det.detect(render_frame(cam, bg, seed=0), 0.0)
     return det.detect(render_frame(cam, bg, [Person(x, y)], seed=1), 0.2).detections
+
+
+def test_hand_colour_mode_is_not_biased_by_the_most_saturated_pixels():
+    # a held box (BGR 73, 133, 13) under sensor noise, with skin pixels around it: the most saturated share
+    # is pushed outwards by the noise; the mode of the pixels near it is the box's colour
+    from walkout_core.vision.detector import _colour_mode
+    rng = np.random.default_rng(3)
+    box = np.array([73.0, 133.0, 13.0])
+    px = np.vstack([box + rng.normal(0, 3.0, (300, 3)), np.array([140.0, 170.0, 215.0]) + rng.normal(0, 3.0, (120, 3))])
+    px = np.clip(np.round(px), 0, 255).astype(np.float32)
+    sat = px.max(axis=1) - px.min(axis=1)
+    n = int(len(px) * 0.2)
+    top = px[np.argsort(sat)[-n:]].mean(axis=0)
+    assert np.abs(top - box).max() > 2.0                   # the biased start (about one noise sigma)
+    mode = _colour_mode(px, top, 15.0, n)
+    assert np.abs(mode - box).max() < 1.0
+    assert np.array_equal(_colour_mode(px[:5], top, 15.0, 10), top.astype(np.float32))   # too few: start kept

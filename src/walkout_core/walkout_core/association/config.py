@@ -85,6 +85,10 @@ class AssociationConfig:
                                                  'merged in one blob)', min_value=0.0, max_value=2.0)
     handover_off_line_m: float = param(0.2, 'm', 'when only one hand is seen: at most this far off the line '
                                        'between the two bodies', min_value=0.0, max_value=2.0)
+    handover_crossed_hands: bool = param(True, '-', 'both hands seen, each on the way to and within '
+                                         'handover_reach_body_dist_m of the other person\'s body (two arms '
+                                         'reaching into each other, the tracker\'s hand points swapped or '
+                                         'on the far body): the hands met between the two')
     handover_body_dist_m: float = param(1.2, 'm', 'two people stand at most this far apart (body to body) for a '
                                         'handover', min_value=0.1, max_value=5.0)
     handover_min_hold_s: float = param(0.3, 's', 'a hand is seen meeting the other person in consecutive frames '

@@ -93,25 +93,34 @@ class HandoverDetector:
         if ha is not None and hb is not None:
             if np.hypot(ha.reach_x - hb.reach_x, ha.reach_y - hb.reach_y) <= cfg.handover_reach_dist_m:
                 return np.array([(ha.reach_x + hb.reach_x) / 2, (ha.reach_y + hb.reach_y) / 2])
+            if cfg.handover_crossed_hands and cfg.handover_reach_body_dist_m > 0 and \
+                    self._towards(ha, b, 0.0) and self._towards(hb, a, 0.0):
+                return np.array([(a.x + b.x) / 2, (a.y + b.y) / 2])
             return None
         hand, other = (ha, b) if ha is not None else (hb, a)
         if hand is None or cfg.handover_reach_body_dist_m <= 0:
             return None
+        # on their body (nearer than handover_hand_min_body_dist_m) is two people merged in one blob
+        if not self._towards(hand, other, cfg.handover_hand_min_body_dist_m):
+            return None
+        return np.array([hand.reach_x, hand.reach_y])
+
+    def _towards(self, hand: AvatarSample, other: AvatarSample, min_dist: float) -> bool:
+        """Is ``hand``'s reach point within ``handover_reach_body_dist_m`` of ``other``'s body (and at least
+        ``min_dist`` from it), on the way there from its owner (not beside them)?"""
+        cfg = self.cfg
         to_other = float(np.hypot(hand.reach_x - other.x, hand.reach_y - other.y))
-        if to_other > cfg.handover_reach_body_dist_m or to_other < cfg.handover_hand_min_body_dist_m:
-            return None     # too far to reach them, or on their body (two people merged in one blob)
-        # the hand must be on the way from its owner to the other person, not beside them
+        if to_other > cfg.handover_reach_body_dist_m or to_other < min_dist:
+            return False
         body = np.array([hand.x, hand.y])
         ab = np.array([other.x, other.y]) - body
         ar = np.array([hand.reach_x, hand.reach_y]) - body
         n = float(np.linalg.norm(ab))
         if n < 1e-6:
-            return None
+            return False
         along = float(ar @ ab) / n
         across = abs(float(ar[0] * ab[1] - ar[1] * ab[0])) / n
-        if along < 0.25 * n or across > cfg.handover_off_line_m:
-            return None
-        return np.array([hand.reach_x, hand.reach_y])
+        return along >= 0.25 * n and across <= cfg.handover_off_line_m
 
     def update(self, frame: AvatarFrame) -> list[HandoverMeeting]:
         cfg = self.cfg

@@ -99,6 +99,10 @@ class DetectorConfig:
                                         'the hand point', min_value=0.005, max_value=0.5)
     hand_colour_share: float = param(0.2, '-', '... the most saturated share of them (a held product is more '
                                      'saturated than skin and blurred edges)', min_value=0.01, max_value=1.0)
+    hand_colour_refine: float = param(15.0, 'grey level', 'then the mean of the pixels within this RGB '
+                                      'distance of that colour, repeated until it settles (the mode of the held '
+                                      'product\'s pixels: the most saturated share alone is biased by sensor '
+                                      'noise; 0 = off)', min_value=0.0, max_value=255.0)
     black_level: float = param(8.0, 'grey level', 'a frame darker than this on average is unusable (dead '
                                'camera)', min_value=0.0, max_value=255.0)
     frozen_frames: int = param(20, 'frames', 'this many bit-identical frames in a row: the camera is frozen',

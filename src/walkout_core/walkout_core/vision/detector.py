@@ -33,6 +33,24 @@ __all__ = ['Detection', 'FrameDetections', 'PersonDetector', 'BackgroundDetector
            'make_detector', 'odd_kernel']
 
 
+def _colour_mode(px: np.ndarray, start: np.ndarray, radius: float, min_pixels: int,
+                 max_iter: int = 5) -> np.ndarray:
+    """Mean shift with a flat kernel: from ``start``, the mean of the pixels (N, 3) within ``radius``
+    (colour distance), repeated until it moves less than a grey level; stops early when fewer than
+    ``min_pixels`` are within reach (the start is then kept)."""
+    m = np.asarray(start, dtype=np.float32)
+    for _ in range(max_iter):
+        near = px[np.einsum('ij,ij->i', px - m, px - m) <= radius * radius]
+        if len(near) < min_pixels:
+            break
+        new = near.mean(axis=0)
+        done = float(np.abs(new - m).max()) < 1.0
+        m = new
+        if done:
+            break
+    return m
+
+
 @dataclass(frozen=True)
 class Detection:
     """One person seen by one camera: floor frame (metres) and image frame (pixels)."""
@@ -478,6 +496,8 @@ class BackgroundDetector:
             sat = px.max(axis=1).astype(np.int16) - px.min(axis=1)
             n = max(1, int(round(len(sat) * c.hand_colour_share)))
             mf = px[np.argpartition(sat, len(sat) - n)[len(sat) - n:]].mean(axis=0)
+            if c.hand_colour_refine > 0:
+                mf = _colour_mode(px.astype(np.float32), mf, c.hand_colour_refine, n)
             out[k] = (float(mf[2]) / 255.0, float(mf[1]) / 255.0, float(mf[0]) / 255.0)
         return out
 

@@ -91,7 +91,7 @@ class AssociationConfig:
                                          'on the far body): the hands met between the two')
     handover_body_dist_m: float = param(1.2, 'm', 'two people stand at most this far apart (body to body) for a '
                                         'handover', min_value=0.1, max_value=5.0)
-    handover_min_hold_s: float = param(0.3, 's', 'a hand is seen meeting the other person in consecutive frames '
+    handover_min_hold_s: float = param(0.6, 's', 'a hand is seen meeting the other person in consecutive frames '
                                        'for this long (the hold of a handover)', min_value=0.0, max_value=10.0)
     handover_hold_gap_s: float = param(0.3, 's', 'largest break between two frames of one hold',
                                        min_value=0.0, max_value=5.0)

@@ -637,3 +637,22 @@ def test_crossed_hands_need_both_hands_on_the_way_to_the_other():
     s.reach(1, 4.6, 5.5, front(0)).reach(1, 16.0, 17.2, (3.66, 4.33)).reach(2, 16.0, 17.2, (3.7, 3.8))
     _, ch = run(s, [shelf_event(LAYOUT, 'a', 5.0, S1, 0)], t1=35.0, cfg=on)
     assert not [c for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT)]
+
+
+def _short_hold(rgb):
+    """1 picks p001 at 5 s; its hand meets 2 for 0.4 s only (between handover_short_hold_s and
+    handover_min_hold_s), showing the colour ``rgb``."""
+    s = Script(rate_hz=5.0).avatar(1, (0, (1.4, 5.0)), (12, (1.4, 5.0)), (14, (3.0, 4.6)), (30, (3.0, 4.6)))
+    s.avatar(2, (0, (2.6, 5.0)), (12, (2.6, 5.0)), (13, (3.0, 4.0)), (30, (3.0, 4.0)))
+    s.reach(1, 4.6, 5.5, front(0)).reach(1, 16.0, 16.4, (3.0, 4.32), rgb).reach(2, 16.0, 16.4, (3.0, 4.28), rgb)
+    a, ch = run(s, [shelf_event(LAYOUT, 'a', 5.0, S1, 0)], t1=35.0)
+    return a, sorted((c.cause, c.avatar_id, c.quantity) for c in ch if c.cause in (Cause.HANDOVER_IN, Cause.HANDOVER_OUT))
+
+
+def test_a_short_hold_is_a_handover_only_when_the_hands_show_a_held_product():
+    assert CFG.handover_short_hold_s <= 0.4 < CFG.handover_min_hold_s
+    p001 = LAYOUT.catalogue['p001'].colour_rgb
+    _, ho = _short_hold(p001)
+    assert ho == [(Cause.HANDOVER_IN, 2, 1), (Cause.HANDOVER_OUT, 1, -1)]
+    a, ho = _short_hold((0.5, 0.5, 0.5))                 # grey: no product either holds
+    assert ho == [] and a.stats['handovers_short_unconfirmed'] == 1 and a.ledger.holds(1, 'p001') == 1

@@ -420,6 +420,10 @@ class Associator:
         if ua is None and ub is None:
             self.stats['handovers_empty'] += 1
             return []
+        if m.short and seen is None and not any(
+                self._colour_votes(m, c) for c in self._held_colours([m.avatar_a, m.avatar_b]).values()):
+            self.stats['handovers_short_unconfirmed'] += 1     # a short hold the colours do not confirm
+            return []
         if self._nothing_held_seen(m):
             self.stats['handovers_vetoed'] += 1
             return []

@@ -93,6 +93,10 @@ class AssociationConfig:
                                         'handover', min_value=0.1, max_value=5.0)
     handover_min_hold_s: float = param(0.6, 's', 'a hand is seen meeting the other person in consecutive frames '
                                        'for this long (the hold of a handover)', min_value=0.0, max_value=10.0)
+    handover_short_hold_s: float = param(0.3, 's', 'a shorter hold, at least this long, is a handover only if '
+                                         'the colours seen at the hands show a product one of the two holds '
+                                         '(within handover_colour_match; = handover_min_hold_s: off)',
+                                         min_value=0.0, max_value=10.0)
     handover_hold_gap_s: float = param(0.3, 's', 'largest break between two frames of one hold',
                                        min_value=0.0, max_value=5.0)
     handover_max_evidence_s: float = param(3.0, 's', 'hands seen between two people for longer than this are '

@@ -29,6 +29,7 @@ class HandoverMeeting:
     t_detect: float               # [s] last frame of hand evidence (reported once the two have parted)
     point: tuple[float, float]    # [m] mean point where the hands met
     hand_rgbs: tuple[tuple[float, float, float], ...] = ()  # [0..1] colours seen at the meeting hands (what crossed)
+    short: bool = False           # the hold was shorter than handover_min_hold_s: a handover only if the colours confirm it
 
 
 @dataclass
@@ -178,33 +179,38 @@ class HandoverDetector:
         self._expire(frame.t, seen, out)
         return out
 
-    def _held(self, pair: _Pair) -> bool:
-        """Did the pair's hand evidence make one hold, and no longer than a handover takes?"""
+    def _hold_s(self, pair: _Pair) -> float:
+        """The longest hold of the pair's hand evidence (consecutive frames, breaks of at most
+        ``handover_hold_gap_s``); 0 when the meeting cannot be a handover (evidence spread over more than a
+        handover takes, a third person as near the hands, or too short a meeting)."""
         cfg = self.cfg
         ts = [p[0] for p in pair.points]
         if not ts or ts[-1] - ts[0] > cfg.handover_max_evidence_s:
-            return False
+            return 0.0
         if pair.crowded * 2 > len(ts):      # a third person as near the hands: whose hand met whom is unsure
-            return False
+            return 0.0
         if pair.t_last - pair.t_start < cfg.handover_min_duration_s:
-            return False
+            return 0.0
         best, start = 0.0, ts[0]
         for prev, t in zip(ts, ts[1:]):
             if t - prev > cfg.handover_hold_gap_s:
                 start = t
             best = max(best, t - start)
-        return best >= cfg.handover_min_hold_s - 1e-3   # [s] stamps are rounded to the ms
+        return best
 
     def _conclude(self, key: tuple[int, int], pair: _Pair, out: list[HandoverMeeting]) -> None:
         """The two have parted: judge all the hand evidence of their meeting; report it if it was a handover."""
-        if not pair.fired and self._held(pair):
+        hold = 0.0 if pair.fired else self._hold_s(pair) + 1e-3     # [s] stamps are rounded to the ms
+        short = hold < self.cfg.handover_min_hold_s
+        if hold > 1e-3 and hold >= min(self.cfg.handover_short_hold_s, self.cfg.handover_min_hold_s):
             pair.fired = True
             for k, other in self._pairs.items():   # one hand, one handover: bystanders' pairs are spent
                 if k != key and (set(k) & set(key)):
                     other.fired = True
             pts = np.asarray([(x, y) for _, x, y in pair.points])
             out.append(HandoverMeeting(key[0], key[1], pair.t_start, pair.points[-1][0],
-                                       (float(pts[:, 0].mean()), float(pts[:, 1].mean())), tuple(pair.colours)))
+                                       (float(pts[:, 0].mean()), float(pts[:, 1].mean())), tuple(pair.colours),
+                                       short))
         pair.points.clear()
         pair.colours.clear()
         pair.crowded = 0

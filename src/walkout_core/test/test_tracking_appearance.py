@@ -186,3 +186,43 @@ def test_a_hidden_avatar_takes_back_its_colour_from_farther_away():
     tr, red, t = red_standing(TrackerConfig(reacquire_max_m=3.0, reacquire_colour_max_m=3.0), (1.5, 1.5), 6.0)
     tr.update(t, [CameraFrame('cam0', True, [det(6.0, 1.5, RED)])])
     assert red.last_seen < t
+
+
+GREEN, GREY = (0.18, 0.28, 0.18), (0.25, 0.32, 0.23)     # two people dressed alike (RGB distance 0.095)
+
+
+def passing(cfg):
+    """Grey stands at (2.6, 1.5); green stands at (1.9, 1.7), sets off to the right and passes grey: for one
+    frame their blobs merge (one detection as large as two people, updating both avatars); then green walks
+    on at 1.2 m/s while grey stays. After the merge green's avatar lags at the blob: by position alone the
+    two swap. -> (final avatars by id, walker id, stander id)"""
+    tr = AvatarTracker(load_layout('small'), cfg)
+    t = T0
+    for p in walk((1.2, 0.2), (1.2, 1.5), 8) + walk((1.2, 1.5), (2.6, 1.5), 8):
+        tr.update(t, [CameraFrame('cam0', True, [det(*p, GREY)])])
+        t += 0.2
+    stand = (2.6, 1.5)
+    for p in walk((1.2, 0.2), (1.2, 1.7), 8) + walk((1.2, 1.7), (1.9, 1.7), 4) + [(1.9, 1.7)] * 8:
+        out = tr.update(t, [CameraFrame('cam0', True, [det(*stand, GREY), det(*p, GREEN)])])
+        t += 0.2
+    ids = {a.id: a for a in out.avatars}
+    walker = min(ids, key=lambda i: abs(ids[i].x - 1.9))
+    stander = next(i for i in ids if i != walker)
+    for p in [(2.0, 1.7), (2.15, 1.68)]:
+        tr.update(t, [CameraFrame('cam0', True, [det(*stand, GREY), det(*p, GREEN)])])
+        t += 0.2
+    mixed = tuple((a + b) / 2 for a, b in zip(GREEN, GREY))
+    tr.update(t, [CameraFrame('cam0', True, [det(2.45, 1.6, mixed, area=0.2)])])
+    t += 0.2
+    for k in range(1, 6):
+        out = tr.update(t, [CameraFrame('cam0', True, [det(2.56 + 0.24 * k, 1.62, GREEN), det(2.45, 1.47, GREY)])])
+        t += 0.2
+    return {a.id: a for a in out.avatars}, walker, stander
+
+
+def test_after_a_merged_blob_splits_the_clothing_colour_tells_who_is_who():
+    by_id, walker, stander = passing(TrackerConfig())
+    assert by_id[walker].x > 3.5 and by_id[stander].x < 2.7
+    # without the split rule (position gate and cost as for any avatar) the two swap
+    by_id, walker, stander = passing(TrackerConfig(appearance_split_s=0.0))
+    assert by_id[walker].x < 2.7 and by_id[stander].x > 3.5

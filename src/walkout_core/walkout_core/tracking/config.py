@@ -34,6 +34,11 @@ class TrackerConfig:
     appearance_weight: float = param(400.0, '1/rgb^2', 'assignment cost per squared RGB distance (0..1 units) '
                                      'between an avatar\'s clothing colour and a detection\'s (0 = off)',
                                      min_value=0.0, max_value=1.0e5)
+    appearance_split_weight: float = param(2000.0, '1/rgb^2', 'the same cost for an avatar that shared a merged blob '
+                                           'within the last appearance_split_s: its position was the blob\'s, so '
+                                           'its colour tells who is who when the blob splits', min_value=0.0,
+                                           max_value=1.0e5)
+    appearance_split_s: float = param(1.0, 's', '... how long after the merged blob', min_value=0.0, max_value=30.0)
     appearance_gate: float = param(0.15, 'rgb', 'largest RGB distance of a detection to an avatar\'s clothing colour '
                                    '(once known)', min_value=0.0, max_value=2.0)
     appearance_ema_alpha: float = param(0.15, '-', 'weight of a new sample in an avatar\'s clothing colour '

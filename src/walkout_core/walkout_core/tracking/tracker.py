@@ -133,6 +133,7 @@ class _Track:
     # clothing colour (RGB 0..1, EMA) for re-association during the visit only: never published, gone with the track
     appearance: np.ndarray | None = None
     appearance_n: int = 0
+    shared_t: float = -math.inf       # [s] stamp of the last merged blob this avatar shared
 
 
 @dataclass
@@ -321,6 +322,11 @@ class AvatarTracker:
             sxy = P[:, None, 0, 1] + np.zeros_like(R)[None, :]
             det = np.maximum(sxx * syy - sxy * sxy, 1e-12)
             d2 = (syy * dx * dx - 2 * sxy * dx * dy + sxx * dy * dy) / det
+            # an avatar that shared a merged blob moved with the blob, not with its owner: for
+            # appearance_split_s its gate is the distance gate alone (its Mahalanobis distance counts at most
+            # the gate's), and its colour weighs appearance_split_weight: who is who when the blob splits
+            split = np.array([stamp - t.shared_t <= c.appearance_split_s for t in visible])[:, None]
+            d2 = np.where(split, np.minimum(d2, c.gate_chi2), d2)
             ok = (d2 <= c.gate_chi2) & (dx * dx + dy * dy <= c.max_gate_distance_m ** 2)
             # clothing colour: a merged blob (shared column) is a mix of two people, it has none
             col_looks = np.where(np.array([s == 1 for s in shares])[:, None], looks[cols_a], np.nan)
@@ -328,12 +334,15 @@ class AvatarTracker:
             known = np.isfinite(dc)
             alone = np.array([isolated[id(t)] for t in visible])[:, None]
             ok &= ~known | (dc <= np.where(alone, c.appearance_alone_gate, c.appearance_gate))
-            cost = np.where(ok, d2 + np.log(det) + np.where(known, c.appearance_weight * dc * dc, 0.0), _BIG)
+            weight = np.where(split, c.appearance_split_weight, c.appearance_weight)
+            cost = np.where(ok, d2 + np.log(det) + np.where(known, weight * dc * dc, 0.0), _BIG)
             pairs = [(int(i), int(j)) for i, j in zip(*linear_sum_assignment(cost)) if ok[i, j]]
             takers = np.bincount([cols[j] for _, j in pairs], minlength=len(z)) if pairs else np.zeros(len(z), int)
             for i, j in pairs:
                 m = z[cols[j]]
                 shared = takers[cols[j]] > 1   # one blob, several people: its position and hand are ambiguous
+                if shared:
+                    visible[i].shared_t = stamp
                 self._apply(visible[i], m, stamp, sigma=sig[j] if shared else m.sigma, with_reach=not shared,
                             learn=not shared and isolated[id(visible[i])])
                 used.add(cols[j])

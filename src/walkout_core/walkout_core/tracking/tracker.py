@@ -335,7 +335,9 @@ class AvatarTracker:
             alone = np.array([isolated[id(t)] for t in visible])[:, None]
             ok &= ~known | (dc <= np.where(alone, c.appearance_alone_gate, c.appearance_gate))
             weight = np.where(split, c.appearance_split_weight, c.appearance_weight)
-            cost = np.where(ok, d2 + np.log(det) + np.where(known, weight * dc * dc, 0.0), _BIG)
+            # ... and a blob without a colour (merged again) tells it nothing: it costs as a colour at the gate
+            unknown = np.where(split, c.appearance_split_weight * c.appearance_gate ** 2, 0.0)
+            cost = np.where(ok, d2 + np.log(det) + np.where(known, weight * dc * dc, unknown), _BIG)
             pairs = [(int(i), int(j)) for i, j in zip(*linear_sum_assignment(cost)) if ok[i, j]]
             takers = np.bincount([cols[j] for _, j in pairs], minlength=len(z)) if pairs else np.zeros(len(z), int)
             for i, j in pairs:

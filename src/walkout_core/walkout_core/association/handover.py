@@ -106,6 +106,11 @@ class HandoverDetector:
             return None
         return np.array([hand.reach_x, hand.reach_y])
 
+    def _crossed(self, ha: AvatarSample | None, hb: AvatarSample | None) -> bool:
+        """Both hands seen but not near each other: a meeting only as crossed hands (``_meeting_point``)."""
+        return ha is not None and hb is not None and \
+            np.hypot(ha.reach_x - hb.reach_x, ha.reach_y - hb.reach_y) > self.cfg.handover_reach_dist_m
+
     def _towards(self, hand: AvatarSample, other: AvatarSample, min_dist: float) -> bool:
         """Is ``hand``'s reach point within ``handover_reach_body_dist_m`` of ``other``'s body (and at least
         ``min_dist`` from it), on the way there from its owner (not beside them)?"""
@@ -172,7 +177,9 @@ class HandoverDetector:
                 mid = self._meeting_point(held.get(a.id), held.get(b.id), a, b)
                 if mid is not None and distance_to_segments(mid, self._segs) >= cfg.handover_min_shelf_dist_m:
                     pair.points.append((frame.t, float(mid[0]), float(mid[1])))
-                    pair.colours.extend(x.hand_rgb for x in (a, b) if x.id in fresh and x.hand_rgb is not None)
+                    # crossed hands lie on the other's body: their colour is its clothing, not what crossed
+                    if not self._crossed(held.get(a.id), held.get(b.id)):
+                        pair.colours.extend(x.hand_rgb for x in (a, b) if x.id in fresh and x.hand_rgb is not None)
                     others = np.hypot(xy[:, 0] - mid[0], xy[:, 1] - mid[1])
                     others[[int(i), int(j)]] = np.inf
                     pair.crowded += bool(np.any(others < cfg.handover_crowd_m))

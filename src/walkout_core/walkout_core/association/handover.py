@@ -186,18 +186,18 @@ class HandoverDetector:
         self._expire(frame.t, seen, out)
         return out
 
-    def _hold_s(self, pair: _Pair) -> float:
+    def _hold_s(self, pair: _Pair) -> float | None:
         """The longest hold of the pair's hand evidence (consecutive frames, breaks of at most
-        ``handover_hold_gap_s``); 0 when the meeting cannot be a handover (evidence spread over more than a
-        handover takes, a third person as near the hands, or too short a meeting)."""
+        ``handover_hold_gap_s``); None when the meeting cannot be a handover (no evidence, evidence spread over
+        more than a handover takes, a third person as near the hands, or too short a meeting)."""
         cfg = self.cfg
         ts = [p[0] for p in pair.points]
         if not ts or ts[-1] - ts[0] > cfg.handover_max_evidence_s:
-            return 0.0
+            return None
         if pair.crowded * 2 > len(ts):      # a third person as near the hands: whose hand met whom is unsure
-            return 0.0
+            return None
         if pair.t_last - pair.t_start < cfg.handover_min_duration_s:
-            return 0.0
+            return None
         best, start = 0.0, ts[0]
         for prev, t in zip(ts, ts[1:]):
             if t - prev > cfg.handover_hold_gap_s:
@@ -207,9 +207,11 @@ class HandoverDetector:
 
     def _conclude(self, key: tuple[int, int], pair: _Pair, out: list[HandoverMeeting]) -> None:
         """The two have parted: judge all the hand evidence of their meeting; report it if it was a handover."""
-        hold = 0.0 if pair.fired else self._hold_s(pair) + 1e-3     # [s] stamps are rounded to the ms
-        short = hold < self.cfg.handover_min_hold_s
-        if hold > 1e-3 and hold >= min(self.cfg.handover_short_hold_s, self.cfg.handover_min_hold_s):
+        cfg = self.cfg
+        hold = None if pair.fired else self._hold_s(pair)
+        eps = 1e-3    # [s] stamps are rounded to the ms
+        if hold is not None and hold >= min(cfg.handover_short_hold_s, cfg.handover_min_hold_s) - eps:
+            short = hold < cfg.handover_min_hold_s - eps
             pair.fired = True
             for k, other in self._pairs.items():   # one hand, one handover: bystanders' pairs are spent
                 if k != key and (set(k) & set(key)):

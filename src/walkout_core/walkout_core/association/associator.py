@@ -343,8 +343,11 @@ class Associator:
         cfg = self.cfg
         if cfg.handover_colour_veto_n <= 0 or len(m.hand_rgbs) < cfg.handover_colour_veto_n:
             return False
-        colours = self._held_colours([m.avatar_a, m.avatar_b]).values()
-        return bool(colours) and not any(self._colour_votes(m, c) for c in colours)
+        return bool(self._held_colours([m.avatar_a, m.avatar_b])) and not self._held_product_seen(m)
+
+    def _held_product_seen(self, m: HandoverMeeting) -> bool:
+        """Did a colour seen at the meeting hands match (``handover_colour_match``) a product either holds?"""
+        return any(self._colour_votes(m, c) for c in self._held_colours([m.avatar_a, m.avatar_b]).values())
 
     def _packaging_colour(self, product_id: str) -> tuple[float, float, float] | None:
         """The catalogue packaging colour of a product (None: unknown product, or no colour)."""
@@ -420,8 +423,7 @@ class Associator:
         if ua is None and ub is None:
             self.stats['handovers_empty'] += 1
             return []
-        if m.short and seen is None and not any(
-                self._colour_votes(m, c) for c in self._held_colours([m.avatar_a, m.avatar_b]).values()):
+        if m.short and seen is None and not self._held_product_seen(m):
             self.stats['handovers_short_unconfirmed'] += 1     # a short hold the colours do not confirm
             return []
         if self._nothing_held_seen(m):

@@ -87,29 +87,25 @@ class HandoverDetector:
         return self.cfg.handover_in_checkout_zones or (a.state != STATE_AT_CHECKOUT and not a.checkout_zone_id)
 
     def _meeting_point(self, ha: AvatarSample | None, hb: AvatarSample | None, a: AvatarSample,
-                       b: AvatarSample) -> np.ndarray | None:
-        """Where two people's hands meet: both hands seen and near each other, or (a hand missed by
-        the detector) one hand reaching the other person's body."""
+                       b: AvatarSample) -> tuple[np.ndarray | None, bool]:
+        """Where two people's hands meet -> (point or None, crossed): both hands seen and near each other,
+        both reaching into the other's body (crossed: the hand points lie on the far bodies, so their colour
+        is clothing), or (a hand missed by the detector) one hand reaching the other person's body."""
         cfg = self.cfg
         if ha is not None and hb is not None:
             if np.hypot(ha.reach_x - hb.reach_x, ha.reach_y - hb.reach_y) <= cfg.handover_reach_dist_m:
-                return np.array([(ha.reach_x + hb.reach_x) / 2, (ha.reach_y + hb.reach_y) / 2])
+                return np.array([(ha.reach_x + hb.reach_x) / 2, (ha.reach_y + hb.reach_y) / 2]), False
             if cfg.handover_crossed_hands and cfg.handover_reach_body_dist_m > 0 and \
                     self._towards(ha, b, 0.0) and self._towards(hb, a, 0.0):
-                return np.array([(a.x + b.x) / 2, (a.y + b.y) / 2])
-            return None
+                return np.array([(a.x + b.x) / 2, (a.y + b.y) / 2]), True
+            return None, False
         hand, other = (ha, b) if ha is not None else (hb, a)
         if hand is None or cfg.handover_reach_body_dist_m <= 0:
-            return None
+            return None, False
         # on their body (nearer than handover_hand_min_body_dist_m) is two people merged in one blob
         if not self._towards(hand, other, cfg.handover_hand_min_body_dist_m):
-            return None
-        return np.array([hand.reach_x, hand.reach_y])
-
-    def _crossed(self, ha: AvatarSample | None, hb: AvatarSample | None) -> bool:
-        """Both hands seen but not near each other: a meeting only as crossed hands (``_meeting_point``)."""
-        return ha is not None and hb is not None and \
-            np.hypot(ha.reach_x - hb.reach_x, ha.reach_y - hb.reach_y) > self.cfg.handover_reach_dist_m
+            return None, False
+        return np.array([hand.reach_x, hand.reach_y]), False
 
     def _towards(self, hand: AvatarSample, other: AvatarSample, min_dist: float) -> bool:
         """Is ``hand``'s reach point within ``handover_reach_body_dist_m`` of ``other``'s body (and at least
@@ -174,11 +170,10 @@ class HandoverDetector:
                 pair = self._pairs[key] = _Pair(t_start=frame.t, t_last=frame.t, start_bodies=bodies)
             pair.t_last = frame.t
             if (a.id in fresh or b.id in fresh) and (nearest.get(a.id) == b.id or nearest.get(b.id) == a.id):
-                mid = self._meeting_point(held.get(a.id), held.get(b.id), a, b)
+                mid, crossed = self._meeting_point(held.get(a.id), held.get(b.id), a, b)
                 if mid is not None and distance_to_segments(mid, self._segs) >= cfg.handover_min_shelf_dist_m:
                     pair.points.append((frame.t, float(mid[0]), float(mid[1])))
-                    # crossed hands lie on the other's body: their colour is its clothing, not what crossed
-                    if not self._crossed(held.get(a.id), held.get(b.id)):
+                    if not crossed:     # crossed hands lie on the other's body: their colour is its clothing
                         pair.colours.extend(x.hand_rgb for x in (a, b) if x.id in fresh and x.hand_rgb is not None)
                     others = np.hypot(xy[:, 0] - mid[0], xy[:, 1] - mid[1])
                     others[[int(i), int(j)]] = np.inf

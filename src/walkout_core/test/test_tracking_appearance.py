@@ -21,15 +21,20 @@ def walk(a, b, n):
     return [(a[0] + (b[0] - a[0]) * k / (n - 1), a[1] + (b[1] - a[1]) * k / (n - 1)) for k in range(n)]
 
 
+def enter_and_stand(tr, t, look):
+    """One person dressed ``look`` walks in from the entry and stands at (2.6, 1.5), at 5 Hz -> next stamp."""
+    for p in walk((1.2, 0.2), (1.2, 1.5), 8) + walk((1.2, 1.5), (2.6, 1.5), 8):
+        tr.update(t, [CameraFrame('cam0', True, [det(*p, look)])])
+        t += 0.2
+    return t
+
+
 def crossing(cfg=None):
     """Red enters and stands at (2.6, 1.5); blue enters and walks towards red; at 5 Hz their blobs merge for
     three frames (one detection, mixed colour); then red walks on to the right while blue turns back (its
     velocity points at red): position and motion alone swap them."""
     tr = AvatarTracker(load_layout('small'), cfg)
-    t = T0
-    for p in walk((1.2, 0.2), (1.2, 1.5), 8) + walk((1.2, 1.5), (2.6, 1.5), 8):
-        tr.update(t, [CameraFrame('cam0', True, [det(*p, RED)])])
-        t += 0.2
+    t = enter_and_stand(tr, T0, RED)
     red = (2.6, 1.5)
     for p in walk((1.2, 0.2), (1.2, 1.5), 8):
         tr.update(t, [CameraFrame('cam0', True, [det(*red, RED), det(*p, BLUE)])])
@@ -197,10 +202,7 @@ def passing(cfg):
     on at 1.2 m/s while grey stays. After the merge green's avatar lags at the blob: by position alone the
     two swap. -> (final avatars by id, walker id, stander id)"""
     tr = AvatarTracker(load_layout('small'), cfg)
-    t = T0
-    for p in walk((1.2, 0.2), (1.2, 1.5), 8) + walk((1.2, 1.5), (2.6, 1.5), 8):
-        tr.update(t, [CameraFrame('cam0', True, [det(*p, GREY)])])
-        t += 0.2
+    t = enter_and_stand(tr, T0, GREY)
     stand = (2.6, 1.5)
     for p in walk((1.2, 0.2), (1.2, 1.7), 8) + walk((1.2, 1.7), (1.9, 1.7), 4) + [(1.9, 1.7)] * 8:
         out = tr.update(t, [CameraFrame('cam0', True, [det(*stand, GREY), det(*p, GREEN)])])

@@ -228,3 +228,35 @@ def test_after_a_merged_blob_splits_the_clothing_colour_tells_who_is_who():
     # without the split rule (position gate and cost as for any avatar) the two swap
     by_id, walker, stander = passing(TrackerConfig(appearance_split_s=0.0))
     assert by_id[walker].x < 2.7 and by_id[stander].x > 3.5
+
+
+def side_by_side(cfg, hand):
+    """Red stands at (2.6, 1.5), blue next to it at (2.6, 2.1); their blobs merge into one detection as large as
+    two people whose arm reaches ``hand``. -> (red's avatar, blue's avatar) after the merged frame."""
+    tr = AvatarTracker(load_layout('small'), cfg)
+    t = enter_and_stand(tr, T0, RED)
+    red, blue = (2.6, 1.5), (2.6, 2.1)
+    for p in walk((1.2, 0.2), (1.2, 2.1), 8) + walk((1.2, 2.1), blue, 8) + [blue] * 4:
+        tr.update(t, [CameraFrame('cam0', True, [det(*red, RED), det(*p, BLUE)])])
+        t += 0.2
+    ids = {a.id: a for a in tr.update(t, [CameraFrame('cam0', True, [det(*red, RED), det(*blue, BLUE)])]).avatars}
+    t += 0.2
+    red_id = min(ids, key=lambda i: abs(ids[i].y - red[1]))
+    blue_id = next(i for i in ids if i != red_id)
+    mixed = tuple((a + b) / 2 for a, b in zip(RED, BLUE))
+    merged = Detection(2.6, 1.8, 0.05, 0.25, 0.22, 1.0, True, hand[0], hand[1], appearance=mixed)
+    out = {a.id: a for a in tr.update(t, [CameraFrame('cam0', True, [merged])]).avatars}
+    return out[red_id], out[blue_id]
+
+
+def test_the_hand_of_a_merged_blob_goes_to_the_sharer_clearly_nearest_it():
+    # the arm ends 0.6 m from red's body and 0.9 m from blue's: red reaches
+    red, blue = side_by_side(TrackerConfig(), (3.2, 1.4))
+    assert red.has_reach and (red.reach_x, red.reach_y) == (3.2, 1.4)
+    assert not blue.has_reach
+    # as far from both: nobody's
+    red, blue = side_by_side(TrackerConfig(), (3.2, 1.8))
+    assert not red.has_reach and not blue.has_reach
+    # rule off: a merged blob's hand is never used
+    red, blue = side_by_side(TrackerConfig(shared_hand_margin_m=0.0), (3.2, 1.4))
+    assert not red.has_reach and not blue.has_reach

@@ -54,6 +54,21 @@ def test_people_standing_close_are_split(small):
     _match(res.detections, people, 0.08)
 
 
+def test_a_tight_group_is_split_at_its_heads(small):
+    # three people shoulder to shoulder: one blob with a single distance-transform peak; the heads (dark discs
+    # against the shoulders) give the three, each where its head is
+    cam = small.camera('cam0')
+    bg = render_background(cam, small.shelves)
+    people = [Person(x, y, heading=math.pi / 2, colour=c)
+              for (x, y), c in zip([(2.0, 1.5), (2.36, 1.5), (2.18, 1.8)], [(40, 180, 60), (200, 60, 40), (180, 60, 200)])]
+    res = _run(_detector(small, cam), cam, bg, people)
+    assert len(res.detections) == 3
+    _match(res.detections, people, 0.03)
+    # without the head test: one blob as large as the three together
+    res = _run(_detector(small, cam, head_split_contrast=0.0), cam, bg, people)
+    assert len(res.detections) == 1 and res.detections[0].area_m2 > 0.3
+
+
 def test_reach_point_is_the_hand_of_the_reaching_person(small):
     cam = small.camera('cam0')
     bg = render_background(cam, small.shelves)

@@ -31,6 +31,10 @@ class TrackerConfig:
     merged_area_factor: float = param(1.8, '-', 'a detection this many persons large may update several avatars',
                                       min_value=1.0, max_value=10.0)
     max_merged_share: int = param(3, '-', 'most avatars one merged detection may update', min_value=1, max_value=10)
+    shared_hand_margin_m: float = param(0.25, 'm', 'the hand of a merged blob goes to the avatar sharing it whose body '
+                                        'is nearest that hand, when the next nearest is at least this much farther '
+                                        '(else to none; 0 = a merged blob\'s hand is never used)', min_value=0.0,
+                                        max_value=5.0)
     appearance_weight: float = param(400.0, '1/rgb^2', 'assignment cost per squared RGB distance (0..1 units) '
                                      'between an avatar\'s clothing colour and a detection\'s (0 = off)',
                                      min_value=0.0, max_value=1.0e5)

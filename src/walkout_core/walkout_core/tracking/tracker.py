@@ -340,12 +340,14 @@ class AvatarTracker:
             cost = np.where(ok, d2 + np.log(det) + np.where(known, weight * dc * dc, unknown), _BIG)
             pairs = [(int(i), int(j)) for i, j in zip(*linear_sum_assignment(cost)) if ok[i, j]]
             takers = np.bincount([cols[j] for _, j in pairs], minlength=len(z)) if pairs else np.zeros(len(z), int)
+            hand_of = self._shared_hands(z, [(visible[i], cols[j]) for i, j in pairs], takers)
             for i, j in pairs:
                 m = z[cols[j]]
-                shared = takers[cols[j]] > 1   # one blob, several people: its position and hand are ambiguous
+                shared = takers[cols[j]] > 1   # one blob, several people: its position is ambiguous
                 if shared:
                     visible[i].shared_t = stamp
-                self._apply(visible[i], m, stamp, sigma=sig[j] if shared else m.sigma, with_reach=not shared,
+                self._apply(visible[i], m, stamp, sigma=sig[j] if shared else m.sigma,
+                            with_reach=not shared or hand_of.get(cols[j]) is visible[i],
                             learn=not shared and isolated[id(visible[i])])
                 used.add(cols[j])
         free = [j for j in range(len(z)) if j not in used]
@@ -369,6 +371,27 @@ class AvatarTracker:
                     self._apply(hidden[i], z[free[k]], stamp, learn=isolated[id(hidden[i])])
                     used.add(int(free[k]))
         return used
+
+    def _shared_hands(self, z: list[Measurement], taken: list[tuple[_Track, int]], takers: np.ndarray
+                      ) -> dict[int, _Track]:
+        """Merged blob (index in ``z``) with a hand -> the avatar sharing it that owns the hand: its predicted
+        body is nearest the hand, within ``max_reach_m``, and every other sharer's is ``shared_hand_margin_m``
+        farther. Blobs whose hand is not clearly one sharer's are left out (the hand is then nobody's)."""
+        margin = self.cfg.shared_hand_margin_m
+        if margin <= 0:
+            return {}
+        by_blob: dict[int, list[tuple[float, int, _Track]]] = {}
+        for k, (t, j) in enumerate(taken):
+            m = z[j]
+            if takers[j] > 1 and m.has_reach:
+                d = math.hypot(m.reach_x - t.kf.x[0], m.reach_y - t.kf.x[1])
+                by_blob.setdefault(j, []).append((d, k, t))
+        out = {}
+        for j, near in by_blob.items():
+            near.sort(key=lambda e: e[:2])
+            if near[0][0] <= self.cfg.max_reach_m and near[1][0] - near[0][0] >= margin:
+                out[j] = near[0][2]
+        return out
 
     def _appearance_dist(self, tracks: list[_Track], looks: np.ndarray) -> np.ndarray:
         """(tracks x measurements) RGB distance; NaN where the avatar's colour is not yet known (or the

@@ -170,6 +170,16 @@ class BackgroundDetector:
         self._min_sep_px = c.min_person_separation_m / self.mpp
         k_sep = odd_kernel(c.min_person_separation_m, self.mpp)
         self._k_peak = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k_sep, k_sep))
+        # head test: mean colour of a disc inside the head against the ring just outside it
+        r_head = c.head_radius_m / self.mpp
+        r_out = r_head + 1.0 + c.head_ring_m / self.mpp
+        self._head_pad = int(math.ceil(r_out))
+        yy, xx = np.mgrid[-self._head_pad:self._head_pad + 1, -self._head_pad:self._head_pad + 1]
+        rr = np.hypot(xx, yy)
+        self._head_disc = (rr <= max(1.0, r_head - 1.0)).astype(np.float32)
+        self._head_ring = ((rr >= r_head + 1.0) & (rr <= r_out)).astype(np.float32)
+        self._head_sep_px = 2.0 * r_head     # two heads do not overlap
+        self._k_head = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (odd_kernel(2.0 * c.head_radius_m, self.mpp),) * 2)
         self._arm_in_px = c.arm_min_reach_m / self.mpp
         self._arm_out_px = c.arm_min_protrusion_m / self.mpp
         self._through_px = c.arm_through_body_m / self.mpp
@@ -231,7 +241,7 @@ class BackgroundDetector:
         body = cv2.morphologyEx(cv2.subtract(fg, self._shelf_u8) if self.cfg.shelves_are_not_body else fg,
                                 cv2.MORPH_OPEN, self._k_arm)
         n, labels, stats, cents = cv2.connectedComponentsWithStatsWithAlgorithm(body, 8, cv2.CV_32S, cv2.CCL_BBDT)
-        persons = self._bodies(n, labels, stats, cents)
+        persons = self._bodies(f, n, labels, stats, cents)
         person_lut = np.zeros(n, np.uint8)
         for p in persons:
             person_lut[p['label']] = 1
@@ -291,7 +301,8 @@ class BackgroundDetector:
             fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, self._k_close)
         return fg
 
-    def _bodies(self, n: int, labels: np.ndarray, stats: np.ndarray, cents: np.ndarray) -> list[dict]:
+    def _bodies(self, f: np.ndarray, n: int, labels: np.ndarray, stats: np.ndarray, cents: np.ndarray
+                ) -> list[dict]:
         out = []
         b = self.cfg.border_margin_px
         for i in range(1, n):
@@ -312,29 +323,27 @@ class BackgroundDetector:
                                               cv2.DIST_L2, 3)
                 if float(inner.max()) < self._min_r_px:
                     continue
-            parts = self._split(labels, i, x, y, w, h) if area > self._split_area_px else None
+            parts = self._split(f, labels, i, x, y, w, h) if area > self._split_area_px else None
             if not parts:
                 parts = [(float(cx), float(cy), float(area))]
             for (u, v, a) in parts:
                 out.append({'label': i, 'u': u, 'v': v, 'area': a, 'cut': cut})
         return out
 
-    def _split(self, labels: np.ndarray, i: int, x: int, y: int, w: int, h: int
+    def _split(self, f: np.ndarray, labels: np.ndarray, i: int, x: int, y: int, w: int, h: int
                ) -> list[tuple[float, float, float]] | None:
-        """Peaks of the distance transform of one large blob -> [(u, v, area_px)] or None (one person)."""
+        """One large blob -> [(u, v, area_px)] per person, or None (one person). The people are its heads
+        (:meth:`_heads`) when two or more are seen (each person is where its head is), else the peaks of its
+        distance transform (each person is the centroid of its pixels); each blob pixel goes to the nearest
+        (less that person's inscribed radius)."""
         sub = (labels[y:y + h, x:x + w] == i).astype(np.uint8)
         dist = cv2.distanceTransform(cv2.copyMakeBorder(sub, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0),
                                      cv2.DIST_L2, 5)[1:-1, 1:-1]
-        dil = cv2.dilate(dist, self._k_peak)
-        ys, xs = np.nonzero((dist >= dil - 1e-3) & (dist >= self._min_r_px))
-        if ys.size < 2:
-            return None
-        order = np.argsort(-dist[ys, xs])
-        peaks: list[tuple[int, int]] = []
-        for k in order:
-            py, px = int(ys[k]), int(xs[k])
-            if all((px - qx) ** 2 + (py - qy) ** 2 >= self._min_sep_px ** 2 for qx, qy in peaks):
-                peaks.append((px, py))
+        deep = dist >= self._min_r_px
+        peaks = self._heads(f, labels, i, deep, x, y, w, h) if self.cfg.head_split_contrast > 0 else []
+        at_heads = len(peaks) >= 2
+        if not at_heads:
+            peaks = self._separated_peaks(dist, deep, self._min_sep_px, self._k_peak)
         if len(peaks) < 2:
             return None
         py_, px_ = _nonzero(sub)
@@ -347,8 +356,47 @@ class BackgroundDetector:
             m = owner == k
             if np.count_nonzero(m) < self._min_area_px:
                 continue
-            out.append((float(px_[m].mean()) + x, float(py_[m].mean()) + y, float(np.count_nonzero(m))))
+            u, v = peaks[k] if at_heads else (float(px_[m].mean()), float(py_[m].mean()))
+            out.append((float(u) + x, float(v) + y, float(np.count_nonzero(m))))
         return out if len(out) >= 2 else None
+
+    def _separated_peaks(self, score: np.ndarray, where: np.ndarray, sep_px: float, kernel: np.ndarray
+                         ) -> list[tuple[int, int]]:
+        """Local maxima of ``score`` inside ``where`` (within ``kernel``, among ``where`` pixels), best first, each
+        at least ``sep_px`` from every better one -> [(u, v)] in the crop."""
+        score = np.where(where, score, 0).astype(np.float32)
+        dil = cv2.dilate(score, kernel)
+        ys, xs = np.nonzero((score >= dil - 1e-3) & where)
+        peaks: list[tuple[int, int]] = []
+        for k in np.argsort(-score[ys, xs]):
+            py, px = int(ys[k]), int(xs[k])
+            if all((px - qx) ** 2 + (py - qy) ** 2 >= sep_px ** 2 for qx, qy in peaks):
+                peaks.append((px, py))
+        return peaks
+
+    def _heads(self, f: np.ndarray, labels: np.ndarray, i: int, deep: np.ndarray, x: int, y: int, w: int, h: int
+               ) -> list[tuple[int, int]]:
+        """Heads in blob ``i``: where the mean colour of a disc of head_radius_m deep in the blob differs by
+        head_split_contrast or more from the mean colour of the blob's pixels in the ring around it (hair
+        against shoulders, seen from above; the floor around a body's end is no head) -> [(u, v)] in the blob's
+        box, most contrasted first."""
+        p = self._head_pad
+        x0, y0 = max(0, x - p), max(0, y - p)
+        x1, y1 = min(self.width, x + w + p), min(self.height, y + h + p)
+        mask = (labels[y0:y1, x0:x1] == i).astype(np.float32)
+        crop = f[y0:y1, x0:x1].astype(np.float32)
+        crop = crop * (mask[:, :, None] if crop.ndim == 3 else mask)
+        means = []
+        for k in (self._head_disc, self._head_ring):
+            n = cv2.filter2D(mask, cv2.CV_32F, k, borderType=cv2.BORDER_CONSTANT)
+            total = cv2.filter2D(crop, cv2.CV_32F, k, borderType=cv2.BORDER_CONSTANT)
+            n = np.maximum(n, 1.0)
+            means.append(total / (n[:, :, None] if total.ndim == 3 else n))
+        diff = means[0] - means[1]
+        con = np.abs(diff) if diff.ndim == 2 else np.sqrt((diff * diff).sum(axis=2))
+        con = np.ascontiguousarray(con[y - y0:y - y0 + h, x - x0:x - x0 + w])
+        return self._separated_peaks(con, deep & (con >= self.cfg.head_split_contrast), self._head_sep_px,
+                                     self._k_head)
 
     def _arms(self, fg: np.ndarray, body: np.ndarray, persons: list[dict], person_px: np.ndarray
               ) -> dict[int, tuple[float, float]]:

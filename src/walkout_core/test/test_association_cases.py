@@ -103,6 +103,24 @@ def test_a_hand_of_the_products_colour_all_along_is_no_evidence():
     assert c.needs_review
 
 
+def _toward(rgb, other, d):
+    """A colour at chromaticity distance ``d`` from ``rgb``, on the way to ``other``."""
+    ca, cb = (tuple(v / sum(c) for v in c) for c in (rgb, other))
+    t = d / chroma_distance(ca, cb)
+    return tuple((1 - t) * a + t * b for a, b in zip(ca, cb))
+
+
+def test_a_hand_nearly_of_the_products_colour_before_is_no_evidence_unless_it_gets_clearly_nearer():
+    # a hand over shelf stock of about the product's colour: just outside carry_colour_match before the pick,
+    # just inside after it; the product did not come out in it
+    p001 = LAYOUT.catalogue['p001'].colour_rgb
+    near, nearer = _toward(p001, SKIN, CFG.carry_colour_match + 0.005), _toward(p001, SKIN, CFG.carry_colour_match - 0.01)
+    assert _two_hands_at_lane_0(near, nearer, SKIN, SKIN).needs_review
+    # the product itself appears in that hand: it is
+    c = _two_hands_at_lane_0(near, p001, SKIN, SKIN)
+    assert (c.avatar_id, c.needs_review) == (1, False)
+
+
 def test_handover_moves_the_givers_last_picked_item():
     s = Script().avatar(1, (0, (1.4, 5.0)), (12, (1.4, 5.0)), (14, (3.0, 4.6)))
     s.avatar(2, (0, (3.0, 4.0)))

@@ -243,25 +243,32 @@ class Associator:
 
     def _carrying(self, product_id: str, ev: ShelfEventIn) -> set[int]:
         """Avatars whose hand is seen holding the product near the lane: within ``carry_window_s`` after a
-        pick (the product comes out in the hand) but not before it, or before a put-back (it goes in) but not
-        after; the hand within ``carry_radius_m`` of the lane and its colour within ``carry_colour_match``
-        of the packaging colour."""
+        pick (the product comes out in the hand), or before a put-back (it goes in); the hand within
+        ``carry_radius_m`` of the lane and its colour within ``carry_colour_match`` of the packaging colour,
+        and clearly nearer to it than that hand ever was on the other side of the event stamp (by
+        ``carry_colour_gain``): a hand of that colour all along (a sleeve, or shelf stock under a shadow taken
+        for a hand) is no evidence."""
         cfg = self.cfg
         colour = self._packaging_colour(product_id)
         if colour is None:
             return set()
         lx, ly = ev.lane_xy
 
-        def holding(t0: float, t1: float) -> set[int]:
-            return {a.id for fr in self.history.window(t0, t1) for a in fr.avatars
-                    if a.has_reach and a.hand_rgb is not None
-                    and math.hypot(a.reach_x - lx, a.reach_y - ly) <= cfg.carry_radius_m
-                    and chroma_distance(a.hand_rgb, colour) <= cfg.carry_colour_match}
+        def best_match(t0: float, t1: float) -> dict[int, float]:
+            """Avatar -> smallest chromaticity distance of its hand near the lane to the packaging colour."""
+            out: dict[int, float] = {}
+            for fr in self.history.window(t0, t1):
+                for a in fr.avatars:
+                    if (a.has_reach and a.hand_rgb is not None
+                            and math.hypot(a.reach_x - lx, a.reach_y - ly) <= cfg.carry_radius_m):
+                        out[a.id] = min(out.get(a.id, math.inf), chroma_distance(a.hand_rgb, colour))
+            return out
 
-        before = holding(ev.t - cfg.carry_window_s, ev.t)
-        after = holding(ev.t + 1e-6, ev.t + cfg.carry_window_s)
-        # the product must appear in the hand (or leave it): a hand of that colour all along is a sleeve
-        return after - before if ev.quantity > 0 else before - after
+        before = best_match(ev.t - cfg.carry_window_s, ev.t)
+        after = best_match(ev.t + 1e-6, ev.t + cfg.carry_window_s)
+        holding, other = (after, before) if ev.quantity > 0 else (before, after)
+        return {a for a, d in holding.items()
+                if d <= cfg.carry_colour_match and other.get(a, math.inf) > d + cfg.carry_colour_gain}
 
     def _fit(self, product_id: str, weight_g: float, max_units: int) -> tuple[int, float] | None:
         """Units k (1..max_units) of a product that explain ``weight_g``, and the misfit in tolerances."""

@@ -54,6 +54,9 @@ class AssociationConfig:
     carry_radius_m: float = param(0.6, 'm', '... with the hand this near the lane', min_value=0.0, max_value=5.0)
     carry_colour_match: float = param(0.06, '-', '... and its colour this near the product\'s packaging colour '
                                       '(chromaticity distance)', min_value=0.0, max_value=1.5)
+    carry_colour_gain: float = param(0.02, '-', '... and nearer than that hand ever was on the other side of the '
+                                     'event stamp by this much (chromaticity distance; a hand of that colour all '
+                                     'along is no evidence)', min_value=0.0, max_value=1.5)
     busy_weight: float = param(0.1, '-', 'prior weight of a busy avatar (one hand, one lane at a time; 1 = off)',
                                min_value=0.0, max_value=1.0)
     sensor_fault_factor: float = param(0.9, '-', 'confidence factor for events flagged SENSOR_FAULT',

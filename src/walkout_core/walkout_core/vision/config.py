@@ -83,6 +83,9 @@ class DetectorConfig:
     arm_candidates: int = param(80, 'px', 'farthest candidate pixels tried as the hand', min_value=1, max_value=100000)
     hand_offset_m: float = param(0.04, 'm', 'the reach point lies this far inside the arm\'s far end (hand '
                                  'centre)', min_value=0.0, max_value=0.5)
+    hand_max_shadow_share: float = param(1.0, '-', 'a hand candidate with more than this share of shadow pixels '
+                                         'within hand_colour_radius_m is the edge of a shadow, not a hand (1 = off)',
+                                         min_value=0.0, max_value=1.0)
     max_arm_length_m: float = param(1.1, 'm', 'largest distance from a body centre to its hand',
                                     min_value=0.1, max_value=5.0)
     border_margin_px: int = param(3, 'px', 'a blob this close to the image border is cut off: its position '

@@ -432,6 +432,11 @@ class BackgroundDetector:
         cu_i = np.clip(np.rint(centres[:, 0]).astype(int) - ox, 0, ex - ox - 1)
         cv_i = np.clip(np.rint(centres[:, 1]).astype(int) - oy, 0, ey - oy - 1)
         own_blob = blob[cv_i, cu_i]
+        # share of shadow pixels around each pixel: a shadow's edge that escaped shadow suppression is no hand
+        shadow_share = (cv2.filter2D(self._shadow[oy:ey, ox:ex].astype(np.float32), cv2.CV_32F,
+                                     self._hand_disc.astype(np.float32) / float(self._hand_disc.sum()),
+                                     borderType=cv2.BORDER_CONSTANT)
+                        if self.cfg.hand_max_shadow_share < 1.0 else None)
         xs, ys = xs + ox, ys + oy
         d = np.hypot(xs[:, None] - centres[None, :, 0], ys[:, None] - centres[None, :, 1])
         hands: dict[int, tuple[float, float]] = {}
@@ -456,6 +461,8 @@ class BackgroundDetector:
             last = np.where(inb.any(axis=1), steps - 1 - np.argmax(inb[:, ::-1], axis=1), 0)
             beyond = d[cand, k] * (1.0 - last / (steps - 1))
             ok = (cover >= self.cfg.arm_coverage) & (beyond >= self._arm_out_px)
+            if shadow_share is not None:
+                ok &= shadow_share[ys[cand] - oy, xs[cand] - ox] <= self.cfg.hand_max_shadow_share
             if self._through_px > 0 and len(persons) > 1:
                 # an arm does not pass through another person's torso: that run is the neighbour's body
                 others = np.delete(centres, k, axis=0)

@@ -51,9 +51,9 @@ class DetectorConfig:
                                            min_value=0.01, max_value=5.0)
     head_split_contrast: float = param(40.0, 'grey level', 'a blob larger than split_area_factor persons is split at '
                                        'heads: points deep in the blob (min_body_radius_m) where the colour of a '
-                                       'disc of head_radius_m differs this much from the ring around it, at least '
-                                       'min_person_separation_m apart (two heads or more; else distance transform '
-                                       'peaks; 0 = off)', min_value=0.0, max_value=442.0)
+                                       'disc of head_radius_m differs this much from the blob\'s pixels in the ring '
+                                       'around it, at least a head\'s width apart (two heads or more; else distance '
+                                       'transform peaks; 0 = off)', min_value=0.0, max_value=442.0)
     head_radius_m: float = param(0.1, 'm', 'radius of a head seen from above (the head test\'s disc ends a pixel '
                                  'inside it, its ring starts a pixel outside)', min_value=0.01, max_value=0.5)
     head_ring_m: float = param(0.06, 'm', 'width of the ring around that disc, just beyond the head',

@@ -120,3 +120,20 @@ def test_hand_colour_mode_is_not_biased_by_the_most_saturated_pixels():
     mode = _colour_mode(px, top, 15.0, n)
     assert np.abs(mode - box).max() < 1.0
     assert np.array_equal(_colour_mode(px[:5], top, 15.0, 10), top.astype(np.float32))   # too few: start kept
+
+
+@pytest.mark.parametrize('off_shelf', [True, False])
+def test_hand_colour_over_a_shelf_front_is_not_the_stock(off_shelf):
+    # a hand point at a shelf's front edge, its disc half over the shelf: all of it foreground (a shadow or an
+    # arm over the stock); the stock (saturated purple) must not pass for what the hand holds
+    lay = load_layout('small')
+    cam = lay.camera('cam0')
+    shelf = shelf_mask(cam, lay.shelves).astype(bool)
+    ys, xs = np.nonzero(shelf[:-8, :] & ~shelf[8:, :])        # shelf pixels with the floor 8 px below
+    v, u = int(ys[len(ys) // 2]) + 4, int(xs[len(xs) // 2])
+    det = BackgroundDetector(cam, DetectorConfig(hand_colour_off_shelf=off_shelf), clutter_mask=shelf)
+    f = np.empty((cam.height, cam.width, 3), np.uint8)
+    f[shelf], f[~shelf] = (200, 40, 180), (140, 170, 215)     # BGR: stock on the shelf, skin off it
+    rgb = det._hand_colours(f, np.ones(shelf.shape, np.uint8), {0: (float(u), float(v))})[0]
+    stock, skin = (180 / 255, 40 / 255, 200 / 255), (215 / 255, 170 / 255, 140 / 255)
+    assert np.allclose(rgb, skin if off_shelf else stock, atol=0.01)

@@ -96,12 +96,11 @@ def _reaches_over_jpeg_frames(small, **kw):
     return false, found
 
 
-def test_the_edge_of_a_shadow_blurred_by_jpeg_is_no_hand_with_the_shadow_rule(small):
+def test_the_edge_of_a_shadow_blurred_by_jpeg_is_no_hand(small):
     # JPEG's chroma blur gives the shadow's edge next to the body the body's tint: it escapes shadow suppression
-    # and sticks out of the body like an arm; with hand_max_shadow_share (off by default, see docs/VISION.md) a
-    # hand candidate among shadow pixels is refused
-    false, found = _reaches_over_jpeg_frames(small, hand_max_shadow_share=0.05)
-    false_off, found_off = _reaches_over_jpeg_frames(small)
+    # and sticks out of the body like an arm; a hand candidate among shadow pixels is refused
+    false, found = _reaches_over_jpeg_frames(small)
+    false_off, found_off = _reaches_over_jpeg_frames(small, hand_max_shadow_share=1.0)
     assert false == 0 and false_off >= 10
     assert found == found_off >= 10           # the true hand is kept wherever it was found without the rule
 

@@ -83,7 +83,7 @@ class DetectorConfig:
     arm_candidates: int = param(80, 'px', 'farthest candidate pixels tried as the hand', min_value=1, max_value=100000)
     hand_offset_m: float = param(0.04, 'm', 'the reach point lies this far inside the arm\'s far end (hand '
                                  'centre)', min_value=0.0, max_value=0.5)
-    hand_max_shadow_share: float = param(1.0, '-', 'a hand candidate with more than this share of shadow pixels '
+    hand_max_shadow_share: float = param(0.05, '-', 'a hand candidate with more than this share of shadow pixels '
                                          'within hand_colour_radius_m is the edge of a shadow, not a hand (1 = off)',
                                          min_value=0.0, max_value=1.0)
     max_arm_length_m: float = param(1.1, 'm', 'largest distance from a body centre to its hand',
@@ -107,6 +107,9 @@ class DetectorConfig:
                                              min_value=1.0, max_value=255.0)
     hand_colour: bool = param(True, '-', 'measure the colour at each hand (hand_rgb: what the hand holds, '
                               'matched against the catalogue\'s packaging colours)')
+    hand_colour_off_shelf: bool = param(True, '-', 'the hand colour from pixels off the shelf footprints only (over a '
+                                        'shelf the colour at a hand is the stock\'s, e.g. under a false hand at a '
+                                        'shadow\'s edge)')
     hand_colour_radius_m: float = param(0.07, 'm', 'hand colour from foreground pixels within this distance of '
                                         'the hand point', min_value=0.005, max_value=0.5)
     hand_colour_share: float = param(0.2, '-', '... the most saturated share of them (a held product is more '

@@ -529,7 +529,8 @@ class BackgroundDetector:
     def _hand_colours(self, f: np.ndarray, fg: np.ndarray, hands: dict[int, tuple[float, float]]
                       ) -> dict[int, tuple[float, float, float]]:
         """Person index -> RGB (0..1, as seen) at its hand: the mean of the most saturated
-        ``hand_colour_share`` of the foreground pixels within ``hand_colour_radius_m`` of the hand point
+        ``hand_colour_share`` of the foreground pixels within ``hand_colour_radius_m`` of the hand point (off
+        the shelves with ``hand_colour_off_shelf``)
         (a product held is there; skin, sleeve edges and the JPEG-blurred rim are duller). Consumers compare
         its chromaticity, which a change of lighting level does not move."""
         c = self.cfg
@@ -545,6 +546,8 @@ class BackgroundDetector:
                 continue
             disc = self._hand_disc[y0 - (v - r):y1 - (v - r), x0 - (u - r):x1 - (u - r)]
             mask = fg[y0:y1, x0:x1] & disc
+            if c.hand_colour_off_shelf:
+                mask = cv2.subtract(mask, self._shelf_u8[y0:y1, x0:x1])
             if cv2.countNonZero(mask) < c.appearance_min_pixels:
                 continue
             px = f[y0:y1, x0:x1][mask.view(bool)]

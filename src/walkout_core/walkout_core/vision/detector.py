@@ -11,9 +11,11 @@ extended arm is a thin protrusion attached to it whose far end is the hand. Pipe
    darker than the background with the same chromaticity are shadow;
 4. morphology: opening (noise), closing (holes); an opening wider than an arm gives the bodies;
 5. bodies: connected components; components on shelves or too small are clutter; large ones
-   are split at the peaks of their distance transform (people standing close);
+   (people standing close) are split at their heads (a disc whose colour differs from the ring of
+   blob pixels around it), else at the peaks of their distance transform;
 6. arms: the hand is the farthest foreground pixel beyond the body's core joined to the body
-   centre by a straight run of foreground (an arm); a crossed neighbour's hand is not;
+   centre by a straight run of foreground (an arm); a crossed neighbour's hand is not, nor the
+   edge of a shadow (a candidate among shadow pixels); its colour is taken off the shelves;
 7. floor: body centroids and hands through the camera's homography;
 8. background update, selective: fast on background, slow on clutter (restocked shelves),
    almost nil under people (someone standing still for minutes stays foreground).

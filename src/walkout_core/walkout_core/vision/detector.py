@@ -172,14 +172,14 @@ class BackgroundDetector:
         self._min_sep_px = c.min_person_separation_m / self.mpp
         k_sep = odd_kernel(c.min_person_separation_m, self.mpp)
         self._k_peak = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k_sep, k_sep))
-        # head test: mean colour of a disc inside the head against the ring just outside it
+        # head test: mean colour of a disc inside the head against the ring of blob pixels just outside it
         r_head = c.head_radius_m / self.mpp
         r_out = r_head + 1.0 + c.head_ring_m / self.mpp
         self._head_pad = int(math.ceil(r_out))
-        yy, xx = np.mgrid[-self._head_pad:self._head_pad + 1, -self._head_pad:self._head_pad + 1]
-        rr = np.hypot(xx, yy)
-        self._head_disc = (rr <= max(1.0, r_head - 1.0)).astype(np.float32)
-        self._head_ring = ((rr >= r_head + 1.0) & (rr <= r_out)).astype(np.float32)
+        # squares of the same areas as the disc (radius r_head - 1 px), the head with a pixel's margin and the
+        # ring's outer circle: box sums are O(1) per pixel where disc kernels cost a convolution each
+        self._head_boxes = tuple(max(1, int(round(math.sqrt(math.pi) * r)) | 1)
+                                 for r in (max(1.0, r_head - 1.0), r_head + 1.0, r_out))
         self._head_sep_px = 2.0 * r_head     # two heads do not overlap
         self._k_head = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (odd_kernel(2.0 * c.head_radius_m, self.mpp),) * 2)
         self._arm_in_px = c.arm_min_reach_m / self.mpp
@@ -204,6 +204,7 @@ class BackgroundDetector:
         yy, xx = np.mgrid[-r_hand:r_hand + 1, -r_hand:r_hand + 1]
         self._hand_disc = (np.hypot(xx, yy) <= r_hand + 0.5).astype(np.uint8)
         self._hand_r = r_hand
+        self._shadow_half = max(0, int(round(math.sqrt(math.pi) * c.hand_colour_radius_m / self.mpp / 2.0)))
         self._k_edge = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
         self.reset()
 
@@ -380,23 +381,28 @@ class BackgroundDetector:
                ) -> list[tuple[int, int]]:
         """Heads in blob ``i``: where the mean colour of a disc of head_radius_m deep in the blob differs by
         head_split_contrast or more from the mean colour of the blob's pixels in the ring around it (hair
-        against shoulders, seen from above; the floor around a body's end is no head) -> [(u, v)] in the blob's
-        box, most contrasted first."""
+        against shoulders, seen from above; the floor around a body's end is no head); disc and ring as squares of
+        the same areas -> [(u, v)] in the blob's box, most contrasted first."""
+        ys, xs = _nonzero(deep.astype(np.uint8))
+        if ys.size == 0:
+            return []
+        # only deep pixels can be heads: the test runs on their box (grown by the ring) instead of the blob's
+        dy0, dy1, dx0, dx1 = y + int(ys.min()), y + int(ys.max()) + 1, x + int(xs.min()), x + int(xs.max()) + 1
         p = self._head_pad
-        x0, y0 = max(0, x - p), max(0, y - p)
-        x1, y1 = min(self.width, x + w + p), min(self.height, y + h + p)
+        x0, y0 = max(0, dx0 - p), max(0, dy0 - p)
+        x1, y1 = min(self.width, dx1 + p), min(self.height, dy1 + p)
         mask = (labels[y0:y1, x0:x1] == i).astype(np.float32)
         crop = f[y0:y1, x0:x1].astype(np.float32)
-        crop = crop * (mask[:, :, None] if crop.ndim == 3 else mask)
-        means = []
-        for k in (self._head_disc, self._head_ring):
-            n = cv2.filter2D(mask, cv2.CV_32F, k, borderType=cv2.BORDER_CONSTANT)
-            total = cv2.filter2D(crop, cv2.CV_32F, k, borderType=cv2.BORDER_CONSTANT)
-            n = np.maximum(n, 1.0)
-            means.append(total / (n[:, :, None] if total.ndim == 3 else n))
-        diff = means[0] - means[1]
-        con = np.abs(diff) if diff.ndim == 2 else np.sqrt((diff * diff).sum(axis=2))
-        con = np.ascontiguousarray(con[y - y0:y - y0 + h, x - x0:x - x0 + w])
+        if crop.ndim == 2:
+            crop = crop[:, :, None]
+        # the blob's pixels (colour channels) and their count (last channel), summed by one box filter per square
+        stack = np.ascontiguousarray(np.concatenate([crop * mask[:, :, None], mask[:, :, None]], axis=2))
+        inner, mid, outer = (cv2.boxFilter(stack, cv2.CV_32F, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
+                             for k in self._head_boxes)
+        ring = outer - mid
+        diff = inner[:, :, :-1] / np.maximum(inner[:, :, -1:], 1.0) - ring[:, :, :-1] / np.maximum(ring[:, :, -1:], 1.0)
+        con = np.zeros((h, w), np.float32)
+        con[dy0 - y:dy1 - y, dx0 - x:dx1 - x] = np.sqrt((diff * diff).sum(axis=2))[dy0 - y0:dy1 - y0, dx0 - x0:dx1 - x0]
         return self._separated_peaks(con, deep & (con >= self.cfg.head_split_contrast), self._head_sep_px,
                                      self._k_head)
 
@@ -434,11 +440,9 @@ class BackgroundDetector:
         cu_i = np.clip(np.rint(centres[:, 0]).astype(int) - ox, 0, ex - ox - 1)
         cv_i = np.clip(np.rint(centres[:, 1]).astype(int) - oy, 0, ey - oy - 1)
         own_blob = blob[cv_i, cu_i]
-        # share of shadow pixels around each pixel: a shadow's edge that escaped shadow suppression is no hand
-        shadow_share = (cv2.filter2D(self._shadow[oy:ey, ox:ex].astype(np.float32), cv2.CV_32F,
-                                     self._hand_disc.astype(np.float32) / float(self._hand_disc.sum()),
-                                     borderType=cv2.BORDER_CONSTANT)
-                        if self.cfg.hand_max_shadow_share < 1.0 else None)
+        # shadow pixels summed over rectangles (integral image): a shadow's edge that escaped shadow suppression
+        # is no hand
+        shadow_sum = (cv2.integral(self._shadow[oy:ey, ox:ex]) if self.cfg.hand_max_shadow_share < 1.0 else None)
         xs, ys = xs + ox, ys + oy
         d = np.hypot(xs[:, None] - centres[None, :, 0], ys[:, None] - centres[None, :, 1])
         hands: dict[int, tuple[float, float]] = {}
@@ -463,8 +467,8 @@ class BackgroundDetector:
             last = np.where(inb.any(axis=1), steps - 1 - np.argmax(inb[:, ::-1], axis=1), 0)
             beyond = d[cand, k] * (1.0 - last / (steps - 1))
             ok = (cover >= self.cfg.arm_coverage) & (beyond >= self._arm_out_px)
-            if shadow_share is not None:
-                ok &= shadow_share[ys[cand] - oy, xs[cand] - ox] <= self.cfg.hand_max_shadow_share
+            if shadow_sum is not None:
+                ok &= self._shadow_share(shadow_sum, xs[cand] - ox, ys[cand] - oy) <= self.cfg.hand_max_shadow_share
             if self._through_px > 0 and len(persons) > 1:
                 # an arm does not pass through another person's torso: that run is the neighbour's body
                 others = np.delete(centres, k, axis=0)
@@ -491,6 +495,16 @@ class BackgroundDetector:
             near = (d.min(axis=1) <= reach)
             person_px[ys[near], xs[near]] = 1
         return hands
+
+    def _shadow_share(self, integral: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Share of shadow pixels in the square of the hand disc's area (``hand_colour_radius_m``) around each
+        pixel (u, v) of a crop, from the crop's integral image (clipped at the crop's edges)."""
+        h, w = integral.shape[0] - 1, integral.shape[1] - 1
+        r = self._shadow_half
+        u0, u1 = np.clip(u - r, 0, w), np.clip(u + r + 1, 0, w)
+        v0, v1 = np.clip(v - r, 0, h), np.clip(v + r + 1, 0, h)
+        n = integral[v1, u1] - integral[v0, u1] - integral[v1, u0] + integral[v0, u0]
+        return n / float((2 * r + 1) ** 2)
 
     def _appearance(self, f: np.ndarray, body: np.ndarray, labels: np.ndarray, persons: list[dict]
                     ) -> list[tuple[float, float, float] | None]:

@@ -175,11 +175,11 @@ class BackgroundDetector:
         # head test: mean colour of a disc inside the head against the ring of blob pixels just outside it
         r_head = c.head_radius_m / self.mpp
         r_out = r_head + 1.0 + c.head_ring_m / self.mpp
-        self._head_pad = int(math.ceil(r_out))
         # squares of the same areas as the disc (radius r_head - 1 px), the head with a pixel's margin and the
         # ring's outer circle: box sums are O(1) per pixel where disc kernels cost a convolution each
         self._head_boxes = tuple(max(1, int(round(math.sqrt(math.pi) * r)) | 1)
                                  for r in (max(1.0, r_head - 1.0), r_head + 1.0, r_out))
+        self._head_pad = self._head_boxes[-1] // 2      # the reach of the largest square
         self._head_sep_px = 2.0 * r_head     # two heads do not overlap
         self._k_head = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (odd_kernel(2.0 * c.head_radius_m, self.mpp),) * 2)
         self._arm_in_px = c.arm_min_reach_m / self.mpp

@@ -205,6 +205,7 @@ class BackgroundDetector:
         self._hand_disc = (np.hypot(xx, yy) <= r_hand + 0.5).astype(np.uint8)
         self._hand_r = r_hand
         self._shadow_half = max(0, int(round(math.sqrt(math.pi) * c.hand_colour_radius_m / self.mpp / 2.0)))
+        self._shadow_area = float((2 * self._shadow_half + 1) ** 2)
         self._k_edge = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
         self.reset()
 
@@ -367,12 +368,20 @@ class BackgroundDetector:
                          ) -> list[tuple[int, int]]:
         """Local maxima of ``score`` inside ``where`` (within ``kernel``, among ``where`` pixels), best first, each
         at least ``sep_px`` from every better one -> [(u, v)] in the crop."""
-        score = np.where(where, score, 0).astype(np.float32)
+        bx, by, bw, bh = cv2.boundingRect(where.view(np.uint8))
+        if bw == 0:
+            return []
+        # the dilation only matters within the kernel's reach of ``where``: crop to its box grown by that reach
+        ry, rx = kernel.shape[0] // 2, kernel.shape[1] // 2
+        x0, y0 = max(0, bx - rx), max(0, by - ry)
+        crop = (slice(y0, by + bh + ry), slice(x0, bx + bw + rx))
+        where = where[crop]
+        score = np.where(where, score[crop], 0).astype(np.float32)
         dil = cv2.dilate(score, kernel)
         ys, xs = np.nonzero((score >= dil - 1e-3) & where)
         peaks: list[tuple[int, int]] = []
-        for k in np.argsort(-score[ys, xs]):
-            py, px = int(ys[k]), int(xs[k])
+        for k in np.argsort(-score[ys, xs]):     # row-major order as in the whole map: the same ties
+            py, px = int(ys[k]) + y0, int(xs[k]) + x0
             if all((px - qx) ** 2 + (py - qy) ** 2 >= sep_px ** 2 for qx, qy in peaks):
                 peaks.append((px, py))
         return peaks
@@ -399,10 +408,11 @@ class BackgroundDetector:
         stack = np.ascontiguousarray(np.concatenate([crop * mask[:, :, None], mask[:, :, None]], axis=2))
         inner, mid, outer = (cv2.boxFilter(stack, cv2.CV_32F, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
                              for k in self._head_boxes)
-        ring = outer - mid
+        box = (slice(dy0 - y0, dy1 - y0), slice(dx0 - x0, dx1 - x0))    # the deep pixels' box
+        inner, ring = inner[box], outer[box] - mid[box]
         diff = inner[:, :, :-1] / np.maximum(inner[:, :, -1:], 1.0) - ring[:, :, :-1] / np.maximum(ring[:, :, -1:], 1.0)
         con = np.zeros((h, w), np.float32)
-        con[dy0 - y:dy1 - y, dx0 - x:dx1 - x] = np.sqrt((diff * diff).sum(axis=2))[dy0 - y0:dy1 - y0, dx0 - x0:dx1 - x0]
+        con[dy0 - y:dy1 - y, dx0 - x:dx1 - x] = np.sqrt((diff * diff).sum(axis=2))
         return self._separated_peaks(con, deep & (con >= self.cfg.head_split_contrast), self._head_sep_px,
                                      self._k_head)
 
@@ -440,9 +450,9 @@ class BackgroundDetector:
         cu_i = np.clip(np.rint(centres[:, 0]).astype(int) - ox, 0, ex - ox - 1)
         cv_i = np.clip(np.rint(centres[:, 1]).astype(int) - oy, 0, ey - oy - 1)
         own_blob = blob[cv_i, cu_i]
-        # shadow pixels summed over rectangles (integral image): a shadow's edge that escaped shadow suppression
-        # is no hand
-        shadow_sum = (cv2.integral(self._shadow[oy:ey, ox:ex]) if self.cfg.hand_max_shadow_share < 1.0 else None)
+        # shadow pixels in the square of the hand disc's area around every pixel of the crop (clipped at its
+        # edges), one box sum per frame: a shadow's edge that escaped shadow suppression is no hand
+        shadow_sum = self._shadow_sums(ox, oy, ex, ey) if self.cfg.hand_max_shadow_share < 1.0 else None
         xs, ys = xs + ox, ys + oy
         d = np.hypot(xs[:, None] - centres[None, :, 0], ys[:, None] - centres[None, :, 1])
         hands: dict[int, tuple[float, float]] = {}
@@ -468,7 +478,8 @@ class BackgroundDetector:
             beyond = d[cand, k] * (1.0 - last / (steps - 1))
             ok = (cover >= self.cfg.arm_coverage) & (beyond >= self._arm_out_px)
             if shadow_sum is not None:
-                ok &= self._shadow_share(shadow_sum, xs[cand] - ox, ys[cand] - oy) <= self.cfg.hand_max_shadow_share
+                share = shadow_sum[ys[cand] - oy, xs[cand] - ox].astype(np.float64) / self._shadow_area
+                ok &= share <= self.cfg.hand_max_shadow_share
             if self._through_px > 0 and len(persons) > 1:
                 # an arm does not pass through another person's torso: that run is the neighbour's body
                 others = np.delete(centres, k, axis=0)
@@ -496,15 +507,12 @@ class BackgroundDetector:
             person_px[ys[near], xs[near]] = 1
         return hands
 
-    def _shadow_share(self, integral: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """Share of shadow pixels in the square of the hand disc's area (``hand_colour_radius_m``) around each
-        pixel (u, v) of a crop, from the crop's integral image (clipped at the crop's edges)."""
-        h, w = integral.shape[0] - 1, integral.shape[1] - 1
-        r = self._shadow_half
-        u0, u1 = np.clip(u - r, 0, w), np.clip(u + r + 1, 0, w)
-        v0, v1 = np.clip(v - r, 0, h), np.clip(v + r + 1, 0, h)
-        n = integral[v1, u1] - integral[v0, u1] - integral[v1, u0] + integral[v0, u0]
-        return n / float((2 * r + 1) ** 2)
+    def _shadow_sums(self, ox: int, oy: int, ex: int, ey: int) -> np.ndarray:
+        """Shadow pixels in the square of the hand disc's area (``hand_colour_radius_m``) around each pixel of the
+        crop [oy:ey, ox:ex], counted inside the crop only (float32, exact for counts)."""
+        k = 2 * self._shadow_half + 1
+        return cv2.boxFilter(self._shadow[oy:ey, ox:ex], cv2.CV_32F, (k, k), normalize=False,
+                             borderType=cv2.BORDER_CONSTANT)
 
     def _appearance(self, f: np.ndarray, body: np.ndarray, labels: np.ndarray, persons: list[dict]
                     ) -> list[tuple[float, float, float] | None]:

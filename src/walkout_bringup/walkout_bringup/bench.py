@@ -24,7 +24,8 @@ from typing import Any
 COMPONENTS: dict[str, tuple[str, ...]] = {
     'walkout_core.sim.bench': ('sim_s_per_sim_s_small', 'sim_s_per_sim_s_flash'),
     'walkout_core.shelf.bench': ('shelf_core_share_flash',),
-    'walkout_core.vision.bench': ('detect_ms_per_frame', 'tracker_core_share_100'),
+    'walkout_core.vision.bench': ('detect_ms_per_frame', 'detect_ms_per_frame_store', 'detect_ms_per_busy_frame_store',
+                                  'tracker_core_share_100'),
 }
 #: Scenario replayed for each layout's full-graph figure.
 GRAPH_SCENARIOS = {'small': 'demo', 'flash': 'flash_20_shoppers'}

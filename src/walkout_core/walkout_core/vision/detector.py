@@ -287,7 +287,9 @@ class BackgroundDetector:
         if c.shadow_suppression and f.ndim == 3:
             ys, xs = _nonzero(fg)
             if ys.size:
-                pf, pb = f[ys, xs].astype(np.float32), self._bg[ys, xs]
+                flat = ys * self.width + xs     # np.take on flat pixel indices: several times faster than f[ys, xs]
+                pf = f.reshape(-1, 3).take(flat, axis=0).astype(np.float32)
+                pb = self._bg.reshape(-1, 3).take(flat, axis=0)
                 sf = pf[:, 0] + pf[:, 1] + pf[:, 2] + 1e-3
                 sb = pb[:, 0] + pb[:, 1] + pb[:, 2] + 1e-3
                 # brightness ratio first (cheap), then chromaticity |pf/sf - pb/sb| <= tol per channel,
@@ -296,9 +298,9 @@ class BackgroundDetector:
                 if k.size:
                     pf, pb, sf, sb = pf[k], pb[k], sf[k, None], sb[k, None]
                     ok = np.abs(pf * sb - pb * sf) <= c.shadow_chroma_tol * (sf * sb)
-                    k = k[ok[:, 0] & ok[:, 1] & ok[:, 2]]
-                    fg[ys[k], xs[k]] = 0
-                    self._shadow[ys[k], xs[k]] = 1
+                    k = flat[k[ok[:, 0] & ok[:, 1] & ok[:, 2]]]
+                    fg.reshape(-1)[k] = 0
+                    self._shadow.reshape(-1)[k] = 1
         if self._k_noise.shape[0] > 1:
             fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._k_noise)
         if self._k_close.shape[0] > 1:

@@ -18,13 +18,13 @@ class TrackerConfig:
                                  'the image border)', min_value=0.0, max_value=10.0)
     min_measurement_sigma_m: float = param(0.06, 'm', 'floor on a detection 1-sigma', min_value=0.001,
                                            max_value=5.0)
-    accel_sigma_m_s2: float = param(0.7, 'm/s^2', 'white acceleration noise of the constant-velocity model',
+    accel_sigma_m_s2: float = param(1.0, 'm/s^2', 'white acceleration noise of the constant-velocity model',
                                     min_value=0.01, max_value=50.0)
     initial_velocity_sigma_m_s: float = param(1.0, 'm/s', '1-sigma of the velocity of a new avatar',
                                               min_value=0.01, max_value=10.0)
     gate_chi2: float = param(13.8, '-', 'Mahalanobis gate (chi-square, 2 dof; 13.8 = 99.9 %)', min_value=0.1,
                              max_value=1000.0)
-    max_gate_distance_m: float = param(1.0, 'm', 'largest distance of a visible avatar to its detection',
+    max_gate_distance_m: float = param(0.7, 'm', 'largest distance of a visible avatar to its detection',
                                        min_value=0.05, max_value=10.0)
     person_area_m2: float = param(0.1, 'm^2', 'floor area of one person\'s blob (merged blobs are shared)',
                                   min_value=0.0, max_value=10.0)

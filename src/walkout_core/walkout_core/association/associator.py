@@ -12,7 +12,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Union
+from typing import Iterable, Union
 
 import numpy as np
 
@@ -139,6 +139,23 @@ class Associator:
                 out.extend(self.decide_event(job))
             else:
                 out.extend(self.decide_handover(job))
+        return out
+
+    def replay(self, frames: Iterable[AvatarFrame], events: Iterable[ShelfEventIn]) -> list[BasketChange]:
+        """A whole recorded stream: every frame in order, each shelf event added once the avatar stream reaches
+        its decision stamp (as its message would arrive), then everything left decided -> all the changes."""
+        pending = sorted(events, key=lambda e: e.decided_t)
+        out: list[BasketChange] = []
+        k = 0
+        for frame in frames:
+            while k < len(pending) and pending[k].decided_t <= frame.t:
+                self.add_shelf_event(pending[k])
+                k += 1
+            self.add_frame(frame)
+            out.extend(self.advance())
+        for ev in pending[k:]:
+            self.add_shelf_event(ev)
+        out.extend(self.flush())
         return out
 
     def flush(self) -> list[BasketChange]:

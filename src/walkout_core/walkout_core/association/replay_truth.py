@@ -85,31 +85,22 @@ def replay(truth: dict[str, list[Any]], layout: Layout, cfg: AssociationConfig, 
             quantity=SHELF_KINDS[int(e.kind)] * int(e.quantity), lane_xy=(float(p[0]), float(p[1])),
             flags=ShelfFlag.MISPLACED if int(e.kind) == 2 else 0,
             planogram_product_id=sh.lanes[int(e.lane)].product_id, decided_t=stamp_s(e.settled_stamp) + decide_delay_s))
-    events.sort(key=lambda e: e.decided_t)
-    staff = set()
-    changes = []
-    k = 0
-    for arr in sorted(truth['/truth/persons'], key=lambda a: stamp_s(a.header.stamp)):
-        t = stamp_s(arr.header.stamp)
-        while k < len(events) and events[k].decided_t <= t:
-            assoc.add_shelf_event(events[k])
-            k += 1
-        avs = []
-        for p in arr.persons:
-            if not p.inside:
-                continue
-            n = rng.normal(0.0, noise_m, 4) if noise_m > 0 else np.zeros(4)
-            if p.is_staff:
-                staff.add(int(p.person_id))
-            avs.append(AvatarSample(id=int(p.person_id), x=p.position.x + n[0], y=p.position.y + n[1],
-                                    cov=(max(noise_m, 0.03) ** 2, 0.0, 0.0, max(noise_m, 0.03) ** 2),
-                                    has_reach=bool(p.reaching) and rng.random() >= reach_drop, reach_x=p.reach_point.x + n[2],
-                                    reach_y=p.reach_point.y + n[3], is_staff=bool(p.is_staff)))
-        assoc.add_frame(AvatarFrame(t, tuple(avs)))
-        changes.extend(assoc.advance())
-    for e in events[k:]:
-        assoc.add_shelf_event(e)
-    changes.extend(assoc.flush())
+
+    def frames():
+        for arr in sorted(truth['/truth/persons'], key=lambda a: stamp_s(a.header.stamp)):
+            avs = []
+            for p in arr.persons:
+                if not p.inside:
+                    continue
+                n = rng.normal(0.0, noise_m, 4) if noise_m > 0 else np.zeros(4)
+                avs.append(AvatarSample(id=int(p.person_id), x=p.position.x + n[0], y=p.position.y + n[1],
+                                        cov=(max(noise_m, 0.03) ** 2, 0.0, 0.0, max(noise_m, 0.03) ** 2),
+                                        has_reach=bool(p.reaching) and rng.random() >= reach_drop,
+                                        reach_x=p.reach_point.x + n[2], reach_y=p.reach_point.y + n[3],
+                                        is_staff=bool(p.is_staff)))
+            yield AvatarFrame(stamp_s(arr.header.stamp), tuple(avs))
+
+    changes = assoc.replay(frames(), events)
     for ch in changes:
         store.apply_change(ch)
     truth_b: dict[int, Counter] = {}

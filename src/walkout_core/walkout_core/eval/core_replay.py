@@ -33,7 +33,8 @@ from typing import Any, Iterable
 
 __all__ = ['detection_groups', 'shelf_inputs', 'replay_baskets', 'main']
 
-_VISION_SOURCES = ('vision/detector.py', 'vision/image.py', 'vision/config.py', 'tracking/sync.py')
+_VISION_SOURCES = ('vision/detector.py', 'vision/image.py', 'vision/config.py', 'tracking/sync.py',
+                   'eval/tracking_metrics.py')
 
 
 def _stamp(t: float) -> SimpleNamespace:
@@ -64,12 +65,8 @@ def detection_groups(bag: str | Path, layout: Any, detector_cfg: Any = None, cac
     """The tracker's inputs for a bag: ``[(stamp, [CameraFrame, ...])]`` from the core detectors and the stamp
     synchroniser, as the detection and tracker nodes make them; plus the bag's ``/truth/persons`` and whether
     they came from the cache (``cache_dir``; ``None``: :func:`default_cache_dir`)."""
-    from walkout_core.eval.tracking_metrics import read_bag_frames
-    from walkout_core.tracking.sync import StampSynchroniser
-    from walkout_core.tracking.tracker import CameraFrame
+    from walkout_core.eval.tracking_metrics import detect_and_sync, read_bag_frames
     from walkout_core.vision.config import DetectorConfig
-    from walkout_core.vision.detector import FrameDetections, make_detector
-    from walkout_core.vision.image import ImageError, decode_jpeg
 
     bag = Path(bag)
     dcfg = detector_cfg or DetectorConfig()
@@ -80,21 +77,7 @@ def detection_groups(bag: str | Path, layout: Any, detector_cfg: Any = None, cac
             groups, truth = pickle.load(f)
         return groups, truth, True
     frames, truth_msgs, _ = read_bag_frames(bag)
-    detectors = {c.id: make_detector(c, dcfg, layout.shelves) for c in layout.cameras}
-    sync = StampSynchroniser([c.id for c in layout.cameras], 0.3, 1.0, 0.02)
-    groups: list[tuple[float, list[Any]]] = []
-    last: dict[str, float] = {}
-    for cam, stamp, data in frames:
-        if cam not in detectors or (cam in last and stamp <= last[cam]):
-            continue
-        last[cam] = stamp
-        try:
-            res = detectors[cam].detect(decode_jpeg(data), stamp)
-        except ImageError as exc:
-            res = FrameDetections(False, (), str(exc))
-        groups.extend((s, list(g.values())) for s, g in sync.add(cam, stamp, CameraFrame(cam, res.camera_ok,
-                                                                                          res.detections)))
-    groups.extend((s, list(g.values())) for s, g in sync.flush())
+    groups = list(detect_and_sync(frames, layout, dcfg))
     # truth persons as plain objects (the deserialized messages do not pickle)
     truth = [SimpleNamespace(header=SimpleNamespace(stamp=_stamp(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9)),
                              persons=[SimpleNamespace(person_id=int(p.person_id), inside=bool(p.inside),
@@ -186,18 +169,7 @@ def replay_baskets(bag: str | Path, tracker_cfg: Any = None, association_cfg: An
             continue
     assoc = Associator(association_cfg, layout)
     store = BasketStore(':memory:', layout.catalogue, layout.currency)
-    events = sorted(shelf['events'], key=lambda e: e.decided_t)
-    changes, k = [], 0
-    for out in outputs:
-        frame = _frame(out)
-        while k < len(events) and events[k].decided_t <= frame.t:
-            assoc.add_shelf_event(events[k])
-            k += 1
-        assoc.add_frame(frame)
-        changes.extend(assoc.advance())
-    for ev in events[k:]:
-        assoc.add_shelf_event(ev)
-    changes.extend(assoc.flush())
+    changes = assoc.replay((_frame(out) for out in outputs), shelf['events'])
     for ch in changes:
         store.apply_change(ch)
     end = outputs[-1].stamp if outputs else 0.0

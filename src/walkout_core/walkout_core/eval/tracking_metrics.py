@@ -14,7 +14,7 @@ import math
 import re
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -122,12 +122,12 @@ def _guess_layout(camera_ids: list[str]) -> str:
     return 'flash' if len(camera_ids) > 8 else 'small'
 
 
-def track_frames(frames: Iterable[tuple[str, float, Any]], layout, detector_cfg=None, tracker_cfg=None,
-                 latency_window_s: float = 0.3, dead_after_s: float = 1.0, tolerance_s: float = 0.02) -> list[Any]:
-    """Core detectors + synchroniser + tracker over ``(camera_id, stamp_s, jpeg_bytes)`` in arrival order,
-    as the detection and tracker nodes run them; returns the tracker outputs."""
+def detect_and_sync(frames: Iterable[tuple[str, float, Any]], layout, detector_cfg=None, latency_window_s: float = 0.3,
+                    dead_after_s: float = 1.0, tolerance_s: float = 0.02) -> Iterator[tuple[float, list[Any]]]:
+    """Core detectors + synchroniser over ``(camera_id, stamp_s, jpeg_bytes)`` in arrival order, as the detection
+    nodes and the tracker node's synchroniser run them -> the tracker's inputs ``(stamp, [CameraFrame, ...])``."""
     from walkout_core.tracking.sync import StampSynchroniser
-    from walkout_core.tracking.tracker import AvatarTracker, CameraFrame, TrackerInputError
+    from walkout_core.tracking.tracker import CameraFrame
     from walkout_core.vision.config import DetectorConfig
     from walkout_core.vision.detector import FrameDetections, make_detector
     from walkout_core.vision.image import ImageError, decode_jpeg
@@ -135,17 +135,7 @@ def track_frames(frames: Iterable[tuple[str, float, Any]], layout, detector_cfg=
     dcfg = detector_cfg or DetectorConfig()
     detectors = {c.id: make_detector(c, dcfg, layout.shelves) for c in layout.cameras}
     last: dict[str, float] = {}
-    tracker = AvatarTracker(layout, tracker_cfg)
     sync = StampSynchroniser([c.id for c in layout.cameras], latency_window_s, dead_after_s, tolerance_s)
-    outputs = []
-
-    def run(groups):
-        for stamp, group in groups:
-            try:
-                outputs.append(tracker.update(stamp, list(group.values())))
-            except TrackerInputError:
-                pass
-
     for cam, stamp, data in frames:
         if cam not in detectors or (cam in last and stamp <= last[cam]):
             continue
@@ -154,8 +144,25 @@ def track_frames(frames: Iterable[tuple[str, float, Any]], layout, detector_cfg=
             res = detectors[cam].detect(decode_jpeg(data), stamp)
         except ImageError as exc:
             res = FrameDetections(False, (), str(exc))
-        run(sync.add(cam, stamp, CameraFrame(cam, res.camera_ok, res.detections)))
-    run(sync.flush())
+        for t, group in sync.add(cam, stamp, CameraFrame(cam, res.camera_ok, res.detections)):
+            yield t, list(group.values())
+    for t, group in sync.flush():
+        yield t, list(group.values())
+
+
+def track_frames(frames: Iterable[tuple[str, float, Any]], layout, detector_cfg=None, tracker_cfg=None,
+                 latency_window_s: float = 0.3, dead_after_s: float = 1.0, tolerance_s: float = 0.02) -> list[Any]:
+    """Core detectors + synchroniser + tracker over ``(camera_id, stamp_s, jpeg_bytes)`` in arrival order,
+    as the detection and tracker nodes run them; returns the tracker outputs."""
+    from walkout_core.tracking.tracker import AvatarTracker, TrackerInputError
+
+    tracker = AvatarTracker(layout, tracker_cfg)
+    outputs = []
+    for stamp, group in detect_and_sync(frames, layout, detector_cfg, latency_window_s, dead_after_s, tolerance_s):
+        try:
+            outputs.append(tracker.update(stamp, group))
+        except TrackerInputError:
+            pass
     return outputs
 
 

@@ -48,23 +48,27 @@ def read_truth_topics(bag: str | Path) -> dict[str, list[Any]]:
 
 
 def _layout_of(bag: Path, truth: dict[str, list[Any]]) -> Layout:
-    """The bag's layout: metadata ``layout`` if present, else the first layout holding every shelf
-    the truth events name."""
+    """The bag's layout (:func:`layout_of_bag`, from the shelves its truth events name)."""
+    return layout_of_bag(bag, {e.shelf_id for e in truth['/truth/events'] if e.shelf_id})
+
+
+def layout_of_bag(bag: Path, shelf_ids: set[str]) -> Layout:
+    """A bag's layout: metadata ``layout`` if present, else the first layout holding every shelf in
+    ``shelf_ids``."""
     import yaml
 
     from walkout_core.layout import params_dir
-    meta = bag / 'metadata.yaml'
+    meta = Path(bag) / 'metadata.yaml'
     if meta.is_file():
         info = (yaml.safe_load(meta.read_text()) or {}).get('rosbag2_bagfile_information', {})
         lay = (info.get('custom_data') or {}).get('layout')
         if lay:
             return load_layout(str(lay))
-    shelves = {e.shelf_id for e in truth['/truth/events'] if e.shelf_id}
     for f in sorted((params_dir() / 'layouts').glob('*.yaml'), key=lambda f: (f.stem != 'small', f.stem)):
         lay = load_layout(f)
-        if shelves <= {s.id for s in lay.shelves}:
+        if shelf_ids <= {s.id for s in lay.shelves}:
             return lay
-    raise ValueError(f'{bag}: no layout has the shelves {sorted(shelves)}')
+    raise ValueError(f'{bag}: no layout has the shelves {sorted(shelf_ids)}')
 
 
 def replay(truth: dict[str, list[Any]], layout: Layout, cfg: AssociationConfig, noise_m: float = 0.0,

@@ -143,10 +143,10 @@ def replay_baskets(bag: str | Path, tracker_cfg: Any = None, association_cfg: An
     ``events_reviewed`` and ``detections_cached``. Configurations default to the deployed ``params/*.yaml``."""
     from walkout_core.association.associator import Associator
     from walkout_core.association.config import AssociationConfig
+    from walkout_core.association.replay_truth import layout_of_bag
     from walkout_core.basket.store import BasketStore
     from walkout_core.eval.basket_metrics import basket_metrics
     from walkout_core.eval.tracking_metrics import avatar_outputs_to_arrays, tracking_metrics
-    from walkout_core.layout import load_layout
     from walkout_core.shelf.config import ShelfEventConfig
     from walkout_core.tracking.config import TrackerConfig
     from walkout_core.vision.config import DetectorConfig
@@ -158,7 +158,7 @@ def replay_baskets(bag: str | Path, tracker_cfg: Any = None, association_cfg: An
     detector_cfg = detector_cfg or _config(DetectorConfig, 'detection_node')
     shelf = shelf_inputs(bag, None, _config(ShelfEventConfig, 'shelf_event_node'))
     ids = {e.shelf_id for e in shelf['events']}
-    layout = load_layout(_layout_of(bag, ids))
+    layout = layout_of_bag(bag, ids)
     groups, truth_persons, cached = detection_groups(bag, layout, detector_cfg, cache_dir)
     tracker = AvatarTracker(layout, tracker_cfg)
     outputs = []
@@ -183,22 +183,6 @@ def replay_baskets(bag: str | Path, tracker_cfg: Any = None, association_cfg: An
     fig.update(mota=trk.get('mota'), idf1=trk.get('idf1'), events_reviewed=sum(1 for c in changes if c.needs_review),
                detections_cached=cached)
     return fig
-
-
-def _layout_of(bag: Path, shelf_ids: set[str]) -> str:
-    import yaml
-
-    meta = bag / 'metadata.yaml'
-    if meta.is_file():
-        info = (yaml.safe_load(meta.read_text()) or {}).get('rosbag2_bagfile_information', {})
-        lay = (info.get('custom_data') or {}).get('layout')
-        if lay:
-            return str(lay)
-    from walkout_core.layout import load_layout
-    for name in ('small', 'flash'):
-        if shelf_ids <= {s.id for s in load_layout(name).shelves}:
-            return name
-    raise ValueError(f'{bag}: no layout holds the shelves {sorted(shelf_ids)}')
 
 
 def _config(cls: type, node: str, overrides: Iterable[str] = ()) -> Any:

@@ -188,9 +188,11 @@ def replay_baskets(bag: str | Path, tracker_cfg: Any = None, association_cfg: An
 
 
 def _config(cls: type, node: str, overrides: Iterable[str] = ()) -> Any:
-    """``cls`` from ``params/<node>.yaml`` (the deployed values) with ``key=value`` overrides."""
+    """``cls`` from ``params/<node>.yaml`` (the deployed values, node-only keys left out) with ``key=value``
+    overrides, validated by :func:`walkout_core.config.from_mapping`."""
     import yaml
 
+    from walkout_core.config import from_mapping
     from walkout_core.layout import params_dir
 
     data = yaml.safe_load((params_dir() / f'{node}.yaml').read_text()) or {}
@@ -202,7 +204,7 @@ def _config(cls: type, node: str, overrides: Iterable[str] = ()) -> Any:
         if key not in fields:
             raise ValueError(f'{cls.__name__} has no parameter {key!r}')
         kw[key] = yaml.safe_load(value)
-    return cls(**kw)
+    return from_mapping(cls, kw)
 
 
 def main(argv: list[str] | None = None) -> int:  # pragma: no cover - manual entry point

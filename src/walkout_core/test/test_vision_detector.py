@@ -247,3 +247,24 @@ def test_a_hand_next_to_a_neighbours_body_is_only_its_owners(small):
     for shared, b_reaches in ((0.08, False), (0.0, True)):
         _, db = _reacher_and_neighbour(small, a, b, hand_shared_m=shared)
         assert db.has_reach == b_reaches, shared
+
+
+@pytest.mark.parametrize('k', [1, 3, 5, 15, 21])
+def test_local_maxima_are_those_of_the_full_dilation(k):
+    """The 3x3 prefilter and the per-candidate kernel give the pixels of ``score >= dilate(score) - 1e-3``:
+    on smooth maps, on plateaus (distance transforms, quantised scores: the fallback) and at the map's edges."""
+    from walkout_core.vision.detector import _local_maxima
+
+    rng = np.random.default_rng(k)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    blob = np.zeros((40, 30), np.uint8)
+    cv2.ellipse(blob, (15, 20), (12, 17), 30, 0, 360, 1, -1)
+    dist = cv2.distanceTransform(blob, cv2.DIST_L2, 5)
+    maps = [cv2.GaussianBlur(rng.random((40, 30)).astype(np.float32), (0, 0), s) for s in (1.0, 3.0)]
+    maps += [dist, np.round(rng.random((40, 30)) * 3).astype(np.float32), np.zeros((40, 30), np.float32)]
+    for score in maps:
+        for where in (blob.astype(bool), score > np.median(score), np.ones_like(blob, bool)):
+            score = np.where(where, score, 0).astype(np.float32)
+            want = np.nonzero((score >= cv2.dilate(score, kernel) - 1e-3) & where)
+            got = _local_maxima(score, where, kernel)
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])

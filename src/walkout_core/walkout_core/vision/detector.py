@@ -107,6 +107,32 @@ def _nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pts[:, 1], pts[:, 0]
 
 
+def _local_maxima(score: np.ndarray, where: np.ndarray, kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ys, xs) of the ``where`` pixels whose float32 ``score`` is within 1e-3 of its maximum over ``kernel``
+    (``score >= cv2.dilate(score, kernel) - 1e-3``), in row-major order. A maximum over the kernel is one over
+    its 3x3 centre too, so the 3x3 test (a fast rectangular dilation) picks the few candidates and the whole
+    kernel is applied at those only: the same pixels as the full dilation."""
+    kh, kw = kernel.shape
+    if kh < 3 or kw < 3 or not kernel[kh // 2 - 1:kh // 2 + 2, kw // 2 - 1:kw // 2 + 2].all():
+        return np.nonzero((score >= cv2.dilate(score, kernel) - 1e-3) & where)
+    ys, xs = np.nonzero((score >= cv2.dilate(score, _K3) - 1e-3) & where)
+    if ys.size > _MAX_LOOP_MAXIMA:     # a plateau: one dilation costs less than the loop
+        return np.nonzero((score >= cv2.dilate(score, kernel) - 1e-3) & where)
+    ry, rx = kh // 2, kw // 2
+    inside = kernel.astype(bool)
+    keep = np.zeros(ys.size, bool)
+    for n, (y, x) in enumerate(zip(ys.tolist(), xs.tolist())):    # a few per blob: a loop beats array set-up
+        y0, x0 = max(0, y - ry), max(0, x - rx)
+        win = score[y0:y + ry + 1, x0:x + rx + 1]
+        k = inside[y0 - y + ry:y0 - y + ry + win.shape[0], x0 - x + rx:x0 - x + rx + win.shape[1]]
+        keep[n] = score[y, x] >= win[k].max() - np.float32(1e-3)
+    return ys[keep], xs[keep]
+
+
+_K3 = np.ones((3, 3), np.uint8)
+_MAX_LOOP_MAXIMA = 32
+
+
 def odd_kernel(size_m: float, mpp: float) -> int:
     """Kernel size in pixels (odd, >= 1) of a length in metres."""
     k = int(round(size_m / mpp))
@@ -207,6 +233,7 @@ class BackgroundDetector:
         self._shadow_half = max(0, int(round(math.sqrt(math.pi) * c.hand_colour_radius_m / self.mpp / 2.0)))
         self._shadow_area = float((2 * self._shadow_half + 1) ** 2)
         self._k_edge = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+        self._steps: dict[int, np.ndarray] = {}
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -379,8 +406,7 @@ class BackgroundDetector:
         crop = (slice(y0, by + bh + ry), slice(x0, bx + bw + rx))
         where = where[crop]
         score = np.where(where, score[crop], 0).astype(np.float32)
-        dil = cv2.dilate(score, kernel)
-        ys, xs = np.nonzero((score >= dil - 1e-3) & where)
+        ys, xs = _local_maxima(score, where, kernel)
         peaks: list[tuple[int, int]] = []
         for k in np.argsort(-score[ys, xs]):     # row-major order as in the whole map: the same ties
             py, px = int(ys[k]) + y0, int(xs[k]) + x0
@@ -458,6 +484,10 @@ class BackgroundDetector:
         xs, ys = xs + ox, ys + oy
         d = np.hypot(xs[:, None] - centres[None, :, 0], ys[:, None] - centres[None, :, 1])
         hands: dict[int, tuple[float, float]] = {}
+        near_others = None
+        if self._through_px > 0 and len(persons) > 1:
+            cd = np.hypot(centres[:, None, 0] - centres[None, :, 0], centres[:, None, 1] - centres[None, :, 1])
+            near_others = (cd <= reach + self._through_px) & ~np.eye(len(persons), dtype=bool)
         for k in range(len(persons)):
             near = d[:, k] <= reach
             if own_blob[k]:         # (a centre pixel off the foreground leaves every blob in)
@@ -469,7 +499,7 @@ class BackgroundDetector:
             cu, cv_ = centres[k]
             hx, hy = xs[cand].astype(float), ys[cand].astype(float)
             steps = max(2, int(d[cand[0], k]))
-            ts = np.linspace(0.0, 1.0, steps)[None, :]
+            ts = self._run_steps(steps)
             su = np.clip(np.rint(cu + (hx[:, None] - cu) * ts), 0, self.width - 1).astype(np.intp)
             sv = np.clip(np.rint(cv_ + (hy[:, None] - cv_) * ts), 0, self.height - 1).astype(np.intp)
             cover = fg[sv, su].mean(axis=1)
@@ -482,13 +512,13 @@ class BackgroundDetector:
             if shadow_sum is not None:
                 share = shadow_sum[ys[cand] - oy, xs[cand] - ox].astype(np.float64) / self._shadow_area
                 ok &= share <= self.cfg.hand_max_shadow_share
-            if self._through_px > 0 and len(persons) > 1:
+            if near_others is not None and ok.any():
                 # an arm does not pass through another person's torso: that run is the neighbour's body
-                others = np.delete(centres, k, axis=0)
-                others = others[np.hypot(others[:, 0] - cu, others[:, 1] - cv_) <= reach + self._through_px]
+                others = centres[near_others[k]]
                 if len(others):
-                    gap = np.hypot(su[:, :, None] - others[None, None, :, 0], sv[:, :, None] - others[None, None, :, 1])
-                    ok &= gap.min(axis=(1, 2)) >= self._through_px
+                    t = np.nonzero(ok)[0]     # only runs that pass the other tests can be the hand
+                    gap = np.hypot(su[t, :, None] - others[None, None, :, 0], sv[t, :, None] - others[None, None, :, 1])
+                    ok[t] = gap.min(axis=(1, 2)) >= self._through_px
             good = np.nonzero(ok)[0]
             if good.size == 0:
                 continue
@@ -508,6 +538,13 @@ class BackgroundDetector:
             near = (d.min(axis=1) <= reach)
             person_px[ys[near], xs[near]] = 1
         return hands
+
+    def _run_steps(self, steps: int) -> np.ndarray:
+        """``np.linspace(0, 1, steps)`` as a row, cached per length."""
+        ts = self._steps.get(steps)
+        if ts is None:
+            ts = self._steps[steps] = np.linspace(0.0, 1.0, steps)[None, :]
+        return ts
 
     def _shadow_sums(self, ox: int, oy: int, ex: int, ey: int) -> np.ndarray:
         """Shadow pixels in the square of the hand disc's area (``hand_colour_radius_m``) around each pixel of the

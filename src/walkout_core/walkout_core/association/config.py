@@ -72,7 +72,7 @@ class AssociationConfig:
                                         'by the products the avatar holds (or the lane holds) instead')
     reinterpret_margin_g: float = param(12.0, 'g', 'load-cell margin added to k x the product tolerance when '
                                         're-explaining a weight change', min_value=0.0, max_value=200.0)
-    review_confidence: float = param(0.7, '-', 'below this confidence an event goes to staff review',
+    review_confidence: float = param(0.55, '-', 'below this confidence an event goes to staff review',
                                      min_value=0.0, max_value=1.0)
     split_min_share: float = param(0.25, '-', 'a pick of several units at once where the second candidate is at '
                                    'least this likely and the two together reach review_confidence: the two '

@@ -107,6 +107,13 @@ def _nonzero(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pts[:, 1], pts[:, 0]
 
 
+#: the 3x3 neighbourhood of the local-maximum prefilter
+_K3 = np.ones((3, 3), np.uint8)
+#: above this many 3x3 maxima (a plateau) one dilation of the whole map is cheaper than the per-candidate loop;
+#: both give the same pixels, so this changes time only
+_MAX_LOOP_MAXIMA = 32
+
+
 def _local_maxima(score: np.ndarray, where: np.ndarray, kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(ys, xs) of the ``where`` pixels whose float32 ``score`` is within 1e-3 of its maximum over ``kernel``
     (``score >= cv2.dilate(score, kernel) - 1e-3``), in row-major order. A maximum over the kernel is one over
@@ -127,10 +134,6 @@ def _local_maxima(score: np.ndarray, where: np.ndarray, kernel: np.ndarray) -> t
         k = inside[y0 - y + ry:y0 - y + ry + win.shape[0], x0 - x + rx:x0 - x + rx + win.shape[1]]
         keep[n] = score[y, x] >= win[k].max() - np.float32(1e-3)
     return ys[keep], xs[keep]
-
-
-_K3 = np.ones((3, 3), np.uint8)
-_MAX_LOOP_MAXIMA = 32
 
 
 def odd_kernel(size_m: float, mpp: float) -> int:

@@ -26,3 +26,16 @@ def test_overrides_are_checked_against_the_declared_parameters():
     assert cfg.appearance_weight == 900
     with pytest.raises(ValueError, match='no parameter'):
         _config(TrackerConfig, 'tracker_node', ['no_such_parameter=1'])
+
+
+def test_the_detection_cache_is_per_layout(tmp_path):
+    """The detectors are built from the layout's cameras: the same bag read with another layout (a probe that
+    names the wrong one) gets its own cache entry, not the first one's detections."""
+    from walkout_core.eval.core_replay import _cache_key
+    from walkout_core.layout import load_layout
+    from walkout_core.vision.config import DetectorConfig
+
+    (tmp_path / 'bag').mkdir()
+    (tmp_path / 'bag' / 'bag_0.mcap').write_bytes(b'x')
+    keys = {_cache_key(tmp_path / 'bag', load_layout(name), DetectorConfig()) for name in ('small', 'flash')}
+    assert len(keys) == 2

@@ -48,10 +48,11 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get('XDG_CACHE_HOME', Path.home() / '.cache')) / 'walkout' / 'detections'
 
 
-def _cache_key(bag: Path, detector_cfg: Any) -> str:
-    """Bag contents (its MCAP files' names, sizes and times), the detector configuration and the source of the
-    detector and synchroniser."""
+def _cache_key(bag: Path, layout: Any, detector_cfg: Any) -> str:
+    """Bag contents (its MCAP files' names, sizes and times), the layout (name and cameras: the detectors
+    are built from it), the detector configuration and the source of the detector and synchroniser."""
     h = hashlib.sha256()
+    h.update(f'{layout.name}:{[c.id for c in layout.cameras]}'.encode())
     for f in sorted(bag.glob('*.mcap')):
         st = f.stat()
         h.update(f'{f.name}:{st.st_size}:{st.st_mtime_ns}'.encode())
@@ -73,7 +74,7 @@ def detection_groups(bag: str | Path, layout: Any, detector_cfg: Any = None, cac
     bag = Path(bag)
     dcfg = detector_cfg or DetectorConfig()
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = cache / f'{bag.name}-{_cache_key(bag, dcfg)}.pkl'
+    path = cache / f'{bag.name}-{_cache_key(bag, layout, dcfg)}.pkl'
     if path.is_file():
         with path.open('rb') as f:
             groups, truth = pickle.load(f)

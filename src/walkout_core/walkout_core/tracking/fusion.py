@@ -37,7 +37,7 @@ def fuse(dets: list[Measurement], radius_m: float, sigmas: float = 0.0,
     within ``max(radius_m, sigmas * its sigma)`` (a body cut by the image border is far less sure
     of its centre) that has no detection of its camera yet. A cluster's position is the
     inverse-variance weighted mean; its reach point the weighted mean of its members' hands
-    that lie within ``radius_m`` of the best member's hand. A detection whose clothing colour differs
+    that lie within ``radius_m`` of the hand most of them agree with (:func:`_agreeing_hands`). A detection whose clothing colour differs
     from the cluster's best member by more than ``appearance_gate`` is another person.
     Its appearance is the weighted mean of the members' known ones, its hand colour that of the hands
     averaged for the reach point."""
@@ -86,9 +86,7 @@ def fuse(dets: list[Measurement], radius_m: float, sigmas: float = 0.0,
         rx, ry = means[k]
         held = None
         if has:
-            r2 = radius_m * radius_m
-            best = reach[0]  # members are in best-first order
-            close = [m for m in reach if (m.reach_x - best.reach_x) ** 2 + (m.reach_y - best.reach_y) ** 2 <= r2]
+            close = _agreeing_hands(reach, radius_m)
             wr = np.array([1.0 / (m.sigma * m.sigma) for m in close])
             rx = float(np.dot(wr, [m.reach_x for m in close]) / wr.sum())
             ry = float(np.dot(wr, [m.reach_y for m in close]) / wr.sum())
@@ -98,6 +96,16 @@ def fuse(dets: list[Measurement], radius_m: float, sigmas: float = 0.0,
                                float(rx), float(ry), max(m.confidence for m in ms), len(ms),
                                max(m.area for m in ms), look, held))
     return out
+
+
+def _agreeing_hands(reach: list[Measurement], radius_m: float) -> list[Measurement]:
+    """The hands (members with a reach point, best first) within ``radius_m`` of the one that most cameras agree
+    with: the anchor whose neighbourhood has the largest inverse-variance weight, the best member on ties. One
+    camera's false hand (a shadow, a sleeve) does not outvote the hand that the other cameras see."""
+    r2 = radius_m * radius_m
+    groups = [[m for m in reach if (m.reach_x - a.reach_x) ** 2 + (m.reach_y - a.reach_y) ** 2 <= r2] for a in reach]
+    support = [sum(1.0 / (m.sigma * m.sigma) for m in g) for g in groups]
+    return groups[max(range(len(groups)), key=lambda i: (support[i], -i))]
 
 
 def _weighted_colour(ms: list[Measurement], name: str) -> tuple[float, float, float] | None:

@@ -37,8 +37,9 @@ def fuse(dets: list[Measurement], radius_m: float, sigmas: float = 0.0,
     within ``max(radius_m, sigmas * its sigma)`` (a body cut by the image border is far less sure
     of its centre) that has no detection of its camera yet. A cluster's position is the
     inverse-variance weighted mean; its reach point the weighted mean of its members' hands
-    that lie within ``radius_m`` of the hand most of them agree with (:func:`_agreeing_hands`). A detection whose clothing colour differs
-    from the cluster's best member by more than ``appearance_gate`` is another person.
+    that lie within ``radius_m`` of the hand most of them agree with (:func:`_agreeing_hands`). A detection
+    whose clothing colour differs from the cluster's best member by more than ``appearance_gate`` is another
+    person.
     Its appearance is the weighted mean of the members' known ones, its hand colour that of the hands
     averaged for the reach point."""
     if not dets:

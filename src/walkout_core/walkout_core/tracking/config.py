@@ -83,6 +83,10 @@ class TrackerConfig:
     reacquire_colour_max_m: float = param(6.0, 'm', '... or up to this distance for a detection whose clothing '
                                           'colour matches the avatar\'s within appearance_gate',
                                           min_value=0.0, max_value=50.0)
+    reacquire_restart_m: float = param(0.7, 'm', 'an occluded avatar taking back a detection farther than this from '
+                                       'where it was hidden restarts its filter there, at rest (its velocity and '
+                                       'covariance grew while hidden: updated across the jump it flies off)',
+                                       min_value=0.0, max_value=100.0)
     max_hidden_s: float = param(1800.0, 's', 'an avatar unseen this long (not at an exit) is deleted',
                                 min_value=1.0, max_value=86400.0)
     birth_margin_m: float = param(0.5, 'm', 'births within this distance of the entry (or staff) gate',

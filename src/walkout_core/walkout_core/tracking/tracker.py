@@ -368,6 +368,8 @@ class AvatarTracker:
             cost = np.where(ok, d + np.where(known, c.appearance_reacquire_weight_m * (dc / scale) ** 2, 0.0), _BIG)
             for i, k in zip(*linear_sum_assignment(cost)):
                 if ok[i, k]:
+                    if d[i, k] > c.reacquire_restart_m:
+                        self._restart(hidden[i], z[free[k]])
                     self._apply(hidden[i], z[free[k]], stamp, learn=isolated[id(hidden[i])])
                     used.add(int(free[k]))
         return used
@@ -422,6 +424,13 @@ class AvatarTracker:
         t.has_reach = m.has_reach and with_reach
         t.reach = (m.reach_x, m.reach_y) if t.has_reach else (math.nan, math.nan)
         t.hand_rgb = m.hand_rgb if t.has_reach else None
+
+    def _restart(self, t: _Track, m: Measurement) -> None:
+        """Taken back far from where it was hidden: the filter starts again at the detection, at rest (its
+        velocity and covariance grew while hidden; updated across the jump it would fly off at speed)."""
+        sv = self.cfg.initial_velocity_sigma_m_s
+        t.kf.x = np.array([m.x, m.y, 0.0, 0.0])
+        t.kf.P = np.diag([m.sigma ** 2, m.sigma ** 2, sv ** 2, sv ** 2])
 
     def _exit_kinds(self, t: _Track) -> tuple[str, ...]:
         c = self.cfg

@@ -428,9 +428,13 @@ class AvatarTracker:
     def _restart(self, t: _Track, m: Measurement) -> None:
         """Taken back far from where it was hidden: the filter starts again at the detection, at rest (its
         velocity and covariance grew while hidden; updated across the jump it would fly off at speed)."""
+        t.kf.x, t.kf.P = self._at_rest(m)
+
+    def _at_rest(self, m: Measurement) -> tuple[np.ndarray, np.ndarray]:
+        """Filter state and covariance of a person standing at a detection: its position and sigma, velocity 0
+        with ``initial_velocity_sigma_m_s``."""
         sv = self.cfg.initial_velocity_sigma_m_s
-        t.kf.x = np.array([m.x, m.y, 0.0, 0.0])
-        t.kf.P = np.diag([m.sigma ** 2, m.sigma ** 2, sv ** 2, sv ** 2])
+        return np.array([m.x, m.y, 0.0, 0.0]), np.diag([m.sigma ** 2, m.sigma ** 2, sv ** 2, sv ** 2])
 
     def _exit_kinds(self, t: _Track) -> tuple[str, ...]:
         c = self.cfg
@@ -492,10 +496,8 @@ class AvatarTracker:
     def _new_track(self, m: Measurement, stamp: float, staff: bool) -> _Track:
         c = self.cfg
         kf = KalmanFilter(dim_x=4, dim_z=2)
-        kf.x = np.array([m.x, m.y, 0.0, 0.0])
+        kf.x, kf.P = self._at_rest(m)
         kf.H = np.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0]])
-        kf.P = np.diag([m.sigma ** 2, m.sigma ** 2, c.initial_velocity_sigma_m_s ** 2,
-                        c.initial_velocity_sigma_m_s ** 2])
         kf.R = np.eye(2) * m.sigma ** 2
         idx = self._pick_colour(np.array([m.x, m.y]))
         t = _Track(id=self._next_id, kf=kf, colour=tuple(float(v) for v in self._palette[idx]), colour_index=idx,

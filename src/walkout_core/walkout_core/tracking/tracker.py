@@ -369,7 +369,9 @@ class AvatarTracker:
             for i, k in zip(*linear_sum_assignment(cost)):
                 if ok[i, k]:
                     if d[i, k] > c.reacquire_restart_m:
-                        self._restart(hidden[i], z[free[k]])
+                        # taken back far from where it was hidden: its velocity and covariance grew while hidden,
+                        # and an update across the jump would fling it off at speed; it starts again there, at rest
+                        hidden[i].kf.x, hidden[i].kf.P = self._at_rest(z[free[k]])
                     self._apply(hidden[i], z[free[k]], stamp, learn=isolated[id(hidden[i])])
                     used.add(int(free[k]))
         return used
@@ -424,11 +426,6 @@ class AvatarTracker:
         t.has_reach = m.has_reach and with_reach
         t.reach = (m.reach_x, m.reach_y) if t.has_reach else (math.nan, math.nan)
         t.hand_rgb = m.hand_rgb if t.has_reach else None
-
-    def _restart(self, t: _Track, m: Measurement) -> None:
-        """Taken back far from where it was hidden: the filter starts again at the detection, at rest (its
-        velocity and covariance grew while hidden; updated across the jump it would fly off at speed)."""
-        t.kf.x, t.kf.P = self._at_rest(m)
 
     def _at_rest(self, m: Measurement) -> tuple[np.ndarray, np.ndarray]:
         """Filter state and covariance of a person standing at a detection: its position and sigma, velocity 0
